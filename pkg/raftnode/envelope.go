@@ -131,6 +131,14 @@ func decodeSnapshot(data []byte) (*membership, []byte, error) {
 	if meta.Members == nil {
 		meta.Members = map[uint64]*Member{}
 	}
+	for id, m := range meta.Members {
+		if m == nil || m.ID != id || id == 0 {
+			return nil, nil, fmt.Errorf("%w: bad member entry %d", ErrCorruptSnapshot, id)
+		}
+	}
+	if !slices.IsSorted(meta.Removed) {
+		return nil, nil, fmt.Errorf("%w: removed ids not sorted", ErrCorruptSnapshot)
+	}
 	return meta, data[5+n:], nil
 }
 

@@ -2,6 +2,7 @@ package raftnode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -70,6 +71,10 @@ func (n *Node) run(core *Core) {
 	ticker := time.NewTicker(n.tick)
 	defer ticker.Stop()
 	defer core.Close()
+	if err := core.Process(n.transport.Send); err != nil {
+		n.err = err
+		return
+	}
 	for {
 		select {
 		case <-n.stop:
@@ -155,7 +160,22 @@ func (n *Node) Step(m *pb.Message) {
 // Propose replicates data and returns what the state machine's Apply
 // returned for it on this member. On ctx's end it returns an error wrapping
 // ErrTimeout; the change may still be applied later.
+//
+// While no leader is known (an election is under way) Propose retries every
+// tick: a dropped proposal was never appended, so retrying cannot duplicate it.
 func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
+	for {
+		value, err := n.proposeOnce(ctx, data)
+		if !errors.Is(err, ErrProposalDropped) {
+			return value, err
+		}
+		if err := n.backoff(ctx, "propose"); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (n *Node) proposeOnce(ctx context.Context, data []byte) (any, error) {
 	results := make(chan Result, 1)
 	var id uint64
 	if !n.do(func(c *Core) { id = c.Propose(data, func(r Result) { results <- r }) }) {
@@ -172,11 +192,34 @@ func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
 	}
 }
 
+// backoff waits one tick before a retry, or fails with ctx.
+func (n *Node) backoff(ctx context.Context, what string) error {
+	retry := time.NewTimer(n.tick)
+	defer retry.Stop()
+	select {
+	case <-retry.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w: %w", what, ErrTimeout, ctx.Err())
+	case <-n.done:
+		return ErrStopped
+	}
+}
+
 // Read waits until this member's state machine reflects every change
 // committed before the call (raft ReadIndex), so a read of the state machine
 // right after Read returns nil is linearizable.
+// Like Propose, it retries while no leader is known.
 func (n *Node) Read(ctx context.Context) error {
-	return n.await(ctx, "read", func(c *Core, done func(error)) uint64 { return c.Read(done) })
+	for {
+		err := n.await(ctx, "read", func(c *Core, done func(error)) uint64 { return c.Read(done) })
+		if !errors.Is(err, ErrNoLeader) {
+			return err
+		}
+		if err := n.backoff(ctx, "read"); err != nil {
+			return err
+		}
+	}
 }
 
 // AddLearner adds member id as a learner with context stored in the member
