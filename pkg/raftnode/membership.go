@@ -39,8 +39,18 @@ func (c *Core) AddLearner(id uint64, context []byte, done func(error)) uint64 {
 	return c.enqueueConf(pb.ConfChangeAddLearnerNode, Member{ID: id, Context: context, Learner: true}, done)
 }
 
-// Promote makes a learner a voter.
+// Promote makes a learner a voter. It fails at once with ErrNotMember for an
+// unknown id and with ErrTooManyVoters when the room has MaxVoters voters.
 func (c *Core) Promote(id uint64, done func(error)) uint64 {
+	cur, ok := c.members.Members[id]
+	switch {
+	case !ok:
+		done(fmt.Errorf("promote %d: %w", id, ErrNotMember))
+		return 0
+	case cur.Learner && c.members.voters() >= c.cfg.MaxVoters:
+		done(fmt.Errorf("promote %d: %w (%d)", id, ErrTooManyVoters, c.cfg.MaxVoters))
+		return 0
+	}
 	return c.enqueueConf(pb.ConfChangeAddNode, Member{ID: id}, done)
 }
 
@@ -130,10 +140,8 @@ func (c *Core) applyConfChange(e *pb.Entry) {
 	change := MembershipChange{Type: changeType(cc.GetType()), Member: m}
 	if m.ID == 0 {
 		change.Rejected = fmt.Errorf("raftnode: conf change for id 0")
-	} else if settled, err := c.checkConf(cc.GetType(), m); err != nil {
-		change.Rejected = err
-	} else if settled {
-		// A retried duplicate: nothing to change, but still report success.
+	} else if _, err := c.checkConf(cc.GetType(), m); err != nil {
+		change.Rejected = err // a retried duplicate is settled, not rejected: it applies as a no-op
 	}
 	if change.Rejected != nil {
 		cc.NodeId = new(uint64(raft.None)) // raft ignores changes for id 0

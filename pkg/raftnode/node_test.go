@@ -130,6 +130,12 @@ func TestNodeVoterCapKeepsLearners(t *testing.T) {
 	if voters != 2 || learners != 1 {
 		t.Fatalf("voters=%d learners=%d, want 2 and 1", voters, learners)
 	}
+	if err := c.node(1).Promote(ctx, 3); !errors.Is(err, ErrTooManyVoters) {
+		t.Fatalf("explicit promotion past the cap: %v, want ErrTooManyVoters", err)
+	}
+	if err := c.node(1).Promote(ctx, 99); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("promoting a stranger: %v, want ErrNotMember", err)
+	}
 }
 
 func TestNodeLaggingLearnerCatchesUpFromSnapshot(t *testing.T) {
