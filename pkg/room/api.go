@@ -1,0 +1,170 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rooms-dev/rooms/pkg/raftnode"
+	"github.com/rooms-dev/rooms/pkg/state"
+)
+
+// attemptTimeout bounds one attempt of a proposal: a proposal lost in a
+// leader change is proposed again (same sequence number, so it is applied
+// at most once) instead of waiting for the caller's whole deadline.
+const attemptTimeout = 3 * time.Second
+
+// Update applies a JSON Patch (RFC 6902) to the room's state and returns the
+// state version after it, once the change is committed and applied on this
+// member. A failed "test" op rejects the whole patch with an error wrapping
+// state.ErrConflict: that is how conditional updates lose.
+func (r *Room) Update(ctx context.Context, patch state.Patch) (uint64, error) {
+	return r.propose(ctx, state.Change{Patch: patch})
+}
+
+// Dispatch runs the named action's reducer (registered with Register on
+// every member) with payload, as one change.
+func (r *Room) Dispatch(ctx context.Context, name string, payload json.RawMessage) (uint64, error) {
+	return r.propose(ctx, state.Change{Action: &state.Action{Name: name, Payload: payload}})
+}
+
+// Register registers a reducer for Dispatch. Every member must register the
+// same reducers, and a reducer must be deterministic.
+func (r *Room) Register(name string, reducer state.Reducer) { r.app.Register(name, reducer) }
+
+func (r *Room) propose(ctx context.Context, c state.Change) (uint64, error) {
+	n := r.node.Load()
+	if n == nil || r.isClosed() {
+		return 0, ErrClosed
+	}
+	// One change in flight per member: sequence numbers must apply in
+	// order for retries to be recognised.
+	r.updateMu.Lock()
+	defer r.updateMu.Unlock()
+	r.seq++
+	c.Proposer, c.Seq = strconv.FormatUint(r.self.Load(), 10), r.seq
+	data, err := state.EncodeChange(c)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		attempt, cancel := context.WithTimeout(ctx, attemptTimeout)
+		v, err := n.Propose(attempt, data)
+		cancel()
+		switch {
+		case err == nil:
+			res := v.(state.Result)
+			return res.Version, res.Err
+		case errors.Is(err, raftnode.ErrStopped):
+			return 0, ErrClosed
+		case ctx.Err() != nil:
+			return 0, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+		}
+		// The attempt timed out with time left: propose again.
+	}
+}
+
+// State returns this member's copy of the room state as JSON. It may lag
+// the latest committed change; Read does not.
+func (r *Room) State() (json.RawMessage, error) { return r.app.JSON() }
+
+// Get returns the value at a JSON Pointer in this member's copy of the state.
+func (r *Room) Get(pointer string) (json.RawMessage, error) { return r.app.Get(pointer) }
+
+// Version returns the version of this member's copy of the state.
+func (r *Room) Version() uint64 { return r.app.Version() }
+
+// Read returns the room state after every change committed before the call
+// (a linearizable read).
+func (r *Room) Read(ctx context.Context) (json.RawMessage, error) {
+	n := r.node.Load()
+	if n == nil || r.isClosed() {
+		return nil, ErrClosed
+	}
+	if err := n.Read(ctx); err != nil {
+		if errors.Is(err, raftnode.ErrStopped) {
+			return nil, ErrClosed
+		}
+		return nil, err
+	}
+	return r.app.JSON()
+}
+
+// Send sends data (JSON) outside the log to one participant, or to every
+// other member when to is "". Delivery is best effort and unordered: for
+// cursors, typing indicators and the like.
+func (r *Room) Send(to string, data json.RawMessage) error {
+	if r.isClosed() {
+		return ErrClosed
+	}
+	if !json.Valid(data) {
+		return fmt.Errorf("room: send: data is not valid JSON")
+	}
+	payload, err := json.Marshal(ephemeralFrame{Data: data})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	var targets []*peer
+	found := to == ""
+	for id, mi := range r.members {
+		if to != "" && mi.Participant != to {
+			continue
+		}
+		found = true
+		if p := r.peers[id]; p != nil {
+			targets = append(targets, p)
+		}
+	}
+	r.mu.Unlock()
+	if !found {
+		return fmt.Errorf("room: send: no participant %q in the room", to)
+	}
+	var errs []error
+	for _, p := range targets {
+		if err := p.conn.SendEphemeral(frameEphemeral, payload); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Leave leaves the room gracefully: a doorman hands leadership to another
+// voter first, then the member asks to be removed and closes its
+// connections. The room goes on without it.
+func (r *Room) Leave(ctx context.Context) error {
+	n := r.node.Load()
+	if n == nil || r.isClosed() {
+		return nil
+	}
+	self := r.self.Load()
+	st := n.Status()
+	others := len(st.Members) > 1
+	if st.Leader == self && others {
+		transfer, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if err := n.TransferLeadership(transfer, 0); err != nil {
+			r.log.Info("room: leave: leadership transfer", "err", err)
+		}
+		cancel()
+	}
+	r.leaving.Store(true)
+	if others {
+		remove, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := n.Remove(remove, self)
+		cancel()
+		if err != nil && !errors.Is(err, raftnode.ErrTimeout) && !errors.Is(err, raftnode.ErrStopped) {
+			r.log.Info("room: leave: removal", "err", err)
+		}
+	}
+	r.shutdown(nil)
+	return nil
+}
+
+func sortPeers(ps []PeerInfo) {
+	slices.SortFunc(ps, func(a, b PeerInfo) int { return strings.Compare(a.Participant, b.Participant) })
+}

@@ -1,0 +1,58 @@
+package room
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/rooms-dev/rooms/pkg/state"
+)
+
+// EventType names an event; the names are the JS API's.
+type EventType string
+
+// Event types.
+const (
+	EventStateUpdate   EventType = "state-update"   // a change was applied: Change, Patch, Version
+	EventPeerJoin      EventType = "peer-join"      // Peer entered the room
+	EventPeerLeave     EventType = "peer-leave"     // Peer left or was removed
+	EventDoormanChange EventType = "doorman-change" // Doorman is the new doorman ("" while electing)
+	EventMessage       EventType = "message"        // Peer sent Data outside the log
+	EventError         EventType = "error"          // Err happened; the room goes on
+	EventClosed        EventType = "closed"         // the room is closed for this member (Err says why, nil after Leave)
+)
+
+// Event is one thing that happened in the room, as this member saw it.
+// Options.OnEvent receives events in order, from one goroutine.
+type Event struct {
+	Type EventType
+	// Peer is the participant id the event is about (peer-join,
+	// peer-leave, message).
+	Peer string
+	// Doorman is the participant id of the doorman (doorman-change).
+	Doorman string
+	// Change, Patch and Version describe a state-update: the change as
+	// proposed, the patch it applied (an action's reducer output for
+	// actions) and the document version after it.
+	Change  *state.Change
+	Patch   state.Patch
+	Version uint64
+	// Data is an ephemeral message's payload (message).
+	Data json.RawMessage
+	// Err is the error (error, closed).
+	Err error
+	// At is when this member saw the event.
+	At time.Time
+}
+
+// PeerInfo describes one member of the room.
+type PeerInfo struct {
+	Participant string
+	RaftID      uint64
+	Voter       bool
+	Doorman     bool
+	Self        bool
+	// State is the mesh connection's state ("connected", ...); "self" for
+	// this member.
+	State string
+	RTT   time.Duration
+}

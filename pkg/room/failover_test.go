@@ -1,0 +1,74 @@
+package room
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestDoormanCrashNewDoormanAdmits(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "failover", `{"n":0}`)
+	b := joinMember(t, url, "b", "failover")
+	c := joinMember(t, url, "c", "failover")
+	if _, err := b.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	// Crash: the doorman vanishes without leaving (no transfer, no removal).
+	a.shutdown(errors.New("crashed"))
+	e := b.rec.waitFor(t, "a new doorman", func(e Event) bool {
+		return e.Type == EventDoormanChange && (e.Doorman == "b" || e.Doorman == "c")
+	})
+	t.Logf("new doorman: %s", e.Doorman)
+	d := joinMember(t, url, "d", "failover")
+	if _, err := d.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":2}]`)); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, `{"n":2}`, b, c, d)
+	b.rec.waitFor(t, "the crashed doorman's removal", func(e Event) bool {
+		return e.Type == EventPeerLeave && e.Peer == "a"
+	})
+}
+
+func TestDoormanLeavesGracefully(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "leave", `{"n":0}`)
+	b := joinMember(t, url, "b", "leave")
+	c := joinMember(t, url, "c", "leave")
+	if err := a.Leave(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Err(); err != nil {
+		t.Fatalf("after Leave, Err() = %v, want nil", err)
+	}
+	for _, m := range []*member{b, c} {
+		m.rec.waitFor(t, "a's departure", func(e Event) bool { return e.Type == EventPeerLeave && e.Peer == "a" })
+	}
+	d := joinMember(t, url, "d", "leave")
+	if _, err := d.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, `{"n":1}`, b, c, d)
+	if _, err := a.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":9}]`)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("update after leave: %v, want ErrClosed", err)
+	}
+}
+
+func TestForgedRaftFrameIsDropped(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "forgery", `{"n":0}`)
+	b := joinMember(t, url, "b", "forgery")
+	before := a.node.Load().Status()
+	// b's connection is bound to raft id 2; a frame claiming to be from
+	// member 1 (a itself) or 7 must never reach raft.
+	for _, claimed := range []uint64{1, 7} {
+		a.onRaftFrame(b.self.Load(), forgedHeartbeat(t, claimed, a.self.Load(), before.Term+5))
+	}
+	a.onRaftFrame(b.self.Load(), []byte("not protobuf at all \xff\xff"))
+	if st := a.node.Load().Status(); st.Term != before.Term || st.Leader != before.Leader {
+		t.Fatalf("forged frames changed raft: term %d→%d leader %d→%d", before.Term, st.Term, before.Leader, st.Leader)
+	}
+	if _, err := b.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, `{"n":1}`, a, b)
+}

@@ -1,0 +1,99 @@
+package room
+
+import (
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Options configures a member. The zero value works against the public
+// PeerJS server; set SignalURL to self-host first contact.
+type Options struct {
+	// SignalURL is the base URL of a PeerJS-protocol signalling server,
+	// e.g. "http://127.0.0.1:9000/". Default DefaultSignalURL.
+	SignalURL string
+	// SignalKey is the PeerJS API key. Default "peerjs".
+	SignalKey string
+	// AppID separates rooms of different apps on a shared signalling
+	// server: the id a room claims there is derived from AppID and the room
+	// id, so two apps' "lobby" rooms never meet and the room name is not
+	// readable on the server. Default "rooms".
+	AppID string
+
+	// ICEServers are the STUN/TURN servers for peer connections.
+	ICEServers []webrtc.ICEServer
+	// LoopbackOnly keeps every peer connection on 127.0.0.1 (tests, local
+	// tools; native builds only).
+	LoopbackOnly bool
+
+	// Admit, on the doorman, decides whether a newcomer may enter: a non-nil
+	// error refuses it with the error's text as the reason. It runs after
+	// the built-in checks (capacity, duplicate participant id).
+	Admit func(Knock) error
+	// MaxMembers caps the room's size (the doorman refuses newcomers beyond
+	// it). Default 50.
+	MaxMembers int
+	// MaxVoters caps the number of voting members; the rest are learners.
+	// Default 5.
+	MaxVoters int
+
+	// Metadata is free-form JSON a joiner shows the doorman's Admit hook.
+	Metadata json.RawMessage
+
+	// JoinTimeout bounds Create and Join. Default 30s.
+	JoinTimeout time.Duration
+	// PeerTimeout is how long a member may be unreachable before the doorman
+	// removes it from the room. Default 15s.
+	PeerTimeout time.Duration
+	// TickInterval is the raft tick. Default 50ms (election after ~0.5-1s).
+	TickInterval time.Duration
+	// KeepaliveInterval is the mesh ping interval. Default 1s.
+	KeepaliveInterval time.Duration
+
+	// OnEvent receives the room's events in order, from one goroutine. It may
+	// call the Room's methods; a slow OnEvent delays later events but never
+	// the room, and no event is dropped.
+	OnEvent func(Event)
+
+	// Logger receives diagnostics. Default: discard.
+	Logger *slog.Logger
+}
+
+// DefaultSignalURL is the free public PeerJS server.
+const DefaultSignalURL = "https://0.peerjs.com/"
+
+func (o Options) withDefaults() Options {
+	if o.SignalURL == "" {
+		o.SignalURL = DefaultSignalURL
+	}
+	if o.SignalKey == "" {
+		o.SignalKey = "peerjs"
+	}
+	if o.AppID == "" {
+		o.AppID = "rooms"
+	}
+	if o.MaxMembers <= 0 {
+		o.MaxMembers = 50
+	}
+	if o.MaxVoters <= 0 {
+		o.MaxVoters = 5
+	}
+	if o.JoinTimeout <= 0 {
+		o.JoinTimeout = 30 * time.Second
+	}
+	if o.PeerTimeout <= 0 {
+		o.PeerTimeout = 15 * time.Second
+	}
+	if o.TickInterval <= 0 {
+		o.TickInterval = 50 * time.Millisecond
+	}
+	if o.KeepaliveInterval <= 0 {
+		o.KeepaliveInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}

@@ -1,0 +1,356 @@
+package room
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rooms-dev/rooms/pkg/mesh"
+	"github.com/rooms-dev/rooms/pkg/raftnode"
+	"github.com/rooms-dev/rooms/pkg/signal"
+	"github.com/rooms-dev/rooms/pkg/state"
+)
+
+// Room is this member's handle on a room. All methods are safe for
+// concurrent use.
+type Room struct {
+	opts        Options
+	log         *slog.Logger
+	roomID      string
+	participant string
+	signalID    string
+
+	app  *state.Machine
+	sm   *machine
+	self atomic.Uint64 // raft id, set once admitted
+	node atomic.Pointer[raftnode.Node]
+
+	events *queue[Event]
+	work   *queue[func()]
+
+	mu        sync.Mutex
+	peers     map[uint64]*peer
+	members   map[uint64]memberInfo // the replicated member table, as last seen
+	voters    map[uint64]bool
+	missing   map[uint64]time.Time // members with no connection, since when
+	leader    uint64
+	claim     *signal.Client
+	claiming  bool
+	reserved  uint64
+	knocking  map[string]bool // participants being admitted
+	dialing   map[uint64]bool // members being dialled
+	closed    bool
+	updateMu  sync.Mutex // one change in flight per member, so seqs apply in order
+	seq       uint64
+	stop      chan struct{}
+	stopOnce  sync.Once
+	closedErr error
+	leaving   atomic.Bool
+	wg        sync.WaitGroup
+}
+
+func newRoom(participant, roomID string, opts Options, app *state.Machine, meta roomMeta) *Room {
+	opts = opts.withDefaults()
+	r := &Room{
+		opts: opts, roomID: roomID, participant: participant,
+		signalID: signalID(opts.AppID, roomID),
+		log:      opts.Logger.With("room", roomID, "participant", participant),
+		app:      app, sm: newMachine(meta, app),
+		peers: map[uint64]*peer{}, members: map[uint64]memberInfo{}, voters: map[uint64]bool{},
+		missing: map[uint64]time.Time{}, knocking: map[string]bool{}, dialing: map[uint64]bool{},
+		stop: make(chan struct{}),
+	}
+	r.events = newQueue(r.deliver)
+	r.work = newQueue(func(f func()) { f() })
+	app.OnApply(r.onApplied)
+	return r
+}
+
+func (r *Room) deliver(e Event) {
+	if r.opts.OnEvent != nil {
+		r.opts.OnEvent(e)
+	}
+}
+
+func (r *Room) emit(e Event) {
+	e.At = time.Now()
+	r.events.push(e)
+}
+
+func (r *Room) onApplied(a state.Applied) {
+	if !a.Changed {
+		return
+	}
+	change := a.Change
+	r.emit(Event{Type: EventStateUpdate, Change: &change, Patch: a.Patch, Version: a.Result.Version})
+}
+
+// Create creates room roomID with initialState, this member as its only
+// member and doorman. It fails with ErrRoomExists when the room id is taken.
+func Create(ctx context.Context, participant, roomID string, initialState json.RawMessage, opts Options) (*Room, error) {
+	if err := checkNames(participant, roomID); err != nil {
+		return nil, err
+	}
+	app, err := state.New(initialState)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: initial state: %w", roomID, err)
+	}
+	meta := roomMeta{RoomID: roomID, Token: randomHex(16)}
+	r := newRoom(participant, roomID, opts, app, meta)
+	ctx, cancel := context.WithTimeout(ctx, r.opts.JoinTimeout)
+	defer cancel()
+	claim, err := r.dialSignal(ctx, r.signalID, meta.Token)
+	if errors.Is(err, signal.ErrIDTaken) {
+		r.shutdown(ErrRoomExists)
+		return nil, fmt.Errorf("create %s: %w", roomID, ErrRoomExists)
+	}
+	if err != nil {
+		r.shutdown(err)
+		return nil, fmt.Errorf("create %s: signalling: %w", roomID, err)
+	}
+	storage := raftnode.NewMemoryStorage()
+	info, _ := json.Marshal(memberInfo{Participant: participant})
+	if err := raftnode.Bootstrap(storage, r.sm, []raftnode.Member{{ID: 1, Context: info}}); err != nil {
+		_ = claim.Close()
+		r.shutdown(err)
+		return nil, fmt.Errorf("create %s: %w", roomID, err)
+	}
+	// The claim is in place before raft can report this member's
+	// leadership, so the doorman does not claim the room id a second time.
+	r.mu.Lock()
+	r.claim = claim
+	r.mu.Unlock()
+	if err := r.startNode(1, storage); err != nil {
+		r.shutdown(err)
+		return nil, fmt.Errorf("create %s: %w", roomID, err)
+	}
+	r.goServeKnocks(claim)
+	if err := r.node.Load().Read(ctx); err != nil {
+		r.shutdown(err)
+		return nil, fmt.Errorf("create %s: %w", roomID, err)
+	}
+	r.startBackground()
+	return r, nil
+}
+
+// Join knocks on room roomID and returns once the doorman has admitted this
+// member and it has caught up with the room's state. It fails with
+// ErrRoomNotFound, a *RefusedError (errors.Is ErrRefused) or ErrTimeout.
+func Join(ctx context.Context, participant, roomID string, opts Options) (*Room, error) {
+	if err := checkNames(participant, roomID); err != nil {
+		return nil, err
+	}
+	app, _ := state.New(nil)
+	r := newRoom(participant, roomID, opts, app, roomMeta{})
+	ctx, cancel := context.WithTimeout(ctx, r.opts.JoinTimeout)
+	defer cancel()
+	if err := r.knock(ctx); err != nil {
+		r.shutdown(err)
+		if ctx.Err() != nil && !errors.Is(err, ErrRefused) && !errors.Is(err, ErrRoomNotFound) {
+			return nil, fmt.Errorf("join %s: %w: %w", roomID, ErrTimeout, err)
+		}
+		return nil, fmt.Errorf("join %s: %w", roomID, err)
+	}
+	if err := r.node.Load().Read(ctx); err != nil {
+		r.shutdown(err)
+		return nil, fmt.Errorf("join %s: catching up: %w: %w", roomID, ErrTimeout, err)
+	}
+	r.startBackground()
+	// Ready means connected to every member too: without its own links a
+	// newcomer could not help elect the next doorman if this one vanished.
+	if err := r.awaitMesh(ctx); err != nil {
+		r.shutdown(err)
+		return nil, fmt.Errorf("join %s: connecting to the members: %w: %w", roomID, ErrTimeout, err)
+	}
+	return r, nil
+}
+
+func checkNames(participant, roomID string) error {
+	switch {
+	case participant == "" || len(participant) > 128:
+		return fmt.Errorf("room: participant id must be 1 to 128 bytes, got %d", len(participant))
+	case roomID == "" || len(roomID) > 256:
+		return fmt.Errorf("room: room id must be 1 to 256 bytes, got %d", len(roomID))
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = crand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (r *Room) dialSignal(ctx context.Context, id, token string) (*signal.Client, error) {
+	return signal.Dial(ctx, signal.ClientConfig{
+		URL: r.opts.SignalURL, Key: r.opts.SignalKey, ID: id, Token: token, Logger: r.log,
+	})
+}
+
+func (r *Room) startNode(id uint64, storage raftnode.Storage) error {
+	r.self.Store(id)
+	n, err := raftnode.Start(raftnode.Config{
+		ID: id, TickInterval: r.opts.TickInterval, MaxVoters: r.opts.MaxVoters, Logger: r.log,
+		OnLeaderChange:     func(li raftnode.LeaderInfo) { r.work.push(func() { r.onLeaderChange(li) }) },
+		OnMembershipChange: func(raftnode.MembershipChange) { r.work.push(r.refreshMembers) },
+	}, storage, r.sm, raftnode.TransportFunc(r.sendRaft))
+	if err != nil {
+		return err
+	}
+	r.node.Store(n)
+	r.wg.Go(func() {
+		select {
+		case <-n.Done():
+			if err := n.Err(); err != nil {
+				r.shutdown(err)
+			}
+		case <-r.stop:
+		}
+	})
+	return nil
+}
+
+// startBackground starts the periodic upkeep: connections to every member,
+// removal of unreachable members, and the doorman's claim on the room id.
+func (r *Room) startBackground() {
+	r.work.push(r.refreshMembers)
+	r.wg.Go(func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				r.work.push(r.reconcile)
+			case <-r.stop:
+				return
+			}
+		}
+	})
+}
+
+// ID returns the room id.
+func (r *Room) ID() string { return r.roomID }
+
+// Self returns this member's participant id.
+func (r *Room) Self() string { return r.participant }
+
+// Doorman returns the doorman's participant id, or "" during an election.
+func (r *Room) Doorman() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.members[r.leader].Participant
+}
+
+// Peers describes every member of the room, this one included.
+func (r *Room) Peers() []PeerInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	self := r.self.Load()
+	var out []PeerInfo
+	for id, mi := range r.members {
+		pi := PeerInfo{Participant: mi.Participant, RaftID: id, Voter: r.voters[id], Doorman: id == r.leader, Self: id == self, State: "self"}
+		if id != self {
+			pi.State = "absent"
+			if p := r.peers[id]; p != nil {
+				pi.State, pi.RTT = p.conn.State().String(), p.conn.RTT()
+			}
+		}
+		out = append(out, pi)
+	}
+	sortPeers(out)
+	return out
+}
+
+// Done is closed when the room is closed for this member and every event
+// has been delivered.
+func (r *Room) Done() <-chan struct{} { return r.events.done }
+
+// Err returns why the room closed (nil after Leave), once Done is closed.
+func (r *Room) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closedErr
+}
+
+func (r *Room) shutdown(err error) {
+	r.stopOnce.Do(func() {
+		r.mu.Lock()
+		r.closed, r.closedErr = true, err
+		peers, claim := r.peers, r.claim
+		r.peers, r.claim = map[uint64]*peer{}, nil
+		r.mu.Unlock()
+		close(r.stop)
+		if n := r.node.Load(); n != nil {
+			n.Stop()
+		}
+		for _, p := range peers {
+			p.close()
+		}
+		if claim != nil {
+			claim.Close()
+		}
+		r.work.close()
+		r.emit(Event{Type: EventClosed, Err: err})
+		r.events.close()
+		go func() { r.wg.Wait() }()
+	})
+}
+
+func (r *Room) isClosed() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func peerName(id uint64) string { return strconv.FormatUint(id, 10) }
+
+var _ = mesh.StateConnected
+
+// awaitMesh waits until this member has a working connection to every other
+// member it knows of.
+func (r *Room) awaitMesh(ctx context.Context) error {
+	check := time.NewTicker(20 * time.Millisecond)
+	defer check.Stop()
+	for {
+		r.work.push(r.refreshMembers)
+		if r.meshComplete() {
+			return nil
+		}
+		select {
+		case <-check.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.stop:
+			return ErrClosed
+		}
+	}
+}
+
+func (r *Room) meshComplete() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.members) == 0 {
+		return false
+	}
+	for id := range r.members {
+		if id == r.self.Load() {
+			continue
+		}
+		p := r.peers[id]
+		if p == nil || p.conn.State() != mesh.StateConnected {
+			return false
+		}
+	}
+	return true
+}

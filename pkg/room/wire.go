@@ -1,0 +1,86 @@
+package room
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/rooms-dev/rooms/pkg/mesh"
+)
+
+// protocolVersion is carried by every knock; a doorman refuses a version it
+// does not speak, with a reason that says so.
+const protocolVersion = 1
+
+// Mesh frame types of the room protocol.
+const (
+	frameRaft      mesh.FrameType = mesh.TypeUserMin + iota // a raft message (protobuf)
+	frameRelay                                              // signalling relayed over the mesh (JSON relayFrame)
+	frameEphemeral                                          // an app message outside the log (JSON ephemeralFrame)
+)
+
+// Knock is what a newcomer tells the doorman about itself. Admit hooks see it.
+type Knock struct {
+	Version     int    `json:"v"`
+	Participant string `json:"participant"`
+	// Metadata is free-form app data from the joiner (display name...).
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+}
+
+// knockPayload is the payload of the OFFER a newcomer sends to the room id.
+type knockPayload struct {
+	Knock   Knock       `json:"knock"`
+	Session string      `json:"session"`
+	Signal  mesh.Signal `json:"signal"`
+}
+
+// answerPayload is the doorman's ANSWER to a knock: admitted with a raft id
+// and the doorman's SDP answer, or refused with a reason.
+type answerPayload struct {
+	Admitted *admission  `json:"admitted,omitempty"`
+	Refused  string      `json:"refused,omitempty"`
+	Signal   mesh.Signal `json:"signal"`
+}
+
+type admission struct {
+	RaftID    uint64 `json:"raftID"`
+	DoormanID uint64 `json:"doormanID"`
+}
+
+// relayFrame carries a mesh signal between two members through the doorman.
+// The doorman overwrites From with the member the frame came from, so a
+// member cannot speak for another.
+type relayFrame struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+	// Session identifies the connection the signal belongs to.
+	Session string      `json:"session"`
+	Signal  mesh.Signal `json:"signal"`
+}
+
+// ephemeralFrame is an app message outside the log.
+type ephemeralFrame struct {
+	Data json.RawMessage `json:"data"`
+}
+
+// memberInfo is stored with each raft member (raftnode.Member.Context).
+type memberInfo struct {
+	Participant string `json:"participant"`
+}
+
+func decodeMemberInfo(b []byte) (memberInfo, error) {
+	var mi memberInfo
+	if err := json.Unmarshal(b, &mi); err != nil {
+		return mi, fmt.Errorf("%w: member info: %v", ErrBadMessage, err)
+	}
+	return mi, nil
+}
+
+// signalID is the id a room claims on the signalling server: a hash of the
+// app id and the room id, so rooms of different apps never collide on a
+// shared server and the room name is not readable there.
+func signalID(appID, roomID string) string {
+	sum := sha256.Sum256([]byte("rooms/v1\x00" + appID + "\x00" + roomID))
+	return "rooms-" + hex.EncodeToString(sum[:16])
+}

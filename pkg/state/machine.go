@@ -1,0 +1,286 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Result is what applying one change gave, the same on every member.
+type Result struct {
+	// Version is the document version after the change: the number of
+	// changes applied so far. A rejected change leaves it unchanged.
+	Version uint64
+	// Err is nil when the change was applied, else why it was rejected
+	// (ErrConflict, ErrMalformed, ErrTooLarge, ErrUnknownAction, ErrReducer,
+	// ErrStale, ErrVersion; compare with errors.Is). Its text is identical
+	// on every member.
+	Err error
+}
+
+// Applied describes one Apply (or Restore) to OnApply hooks.
+type Applied struct {
+	// Index is the raft index of the entry (or of the snapshot).
+	Index uint64
+	// Change is the decoded change; zero if the entry did not decode.
+	Change Change
+	// Result is what Apply returned.
+	Result Result
+	// Changed is true when the document changed: the change was applied
+	// now, not rejected and not a duplicate.
+	Changed bool
+	// Patch is the patch that was applied when Changed: the change's own,
+	// or the one its action's reducer made. Replaying these patches in order
+	// on a copy of the document keeps the copy equal to it, at the cost of
+	// the changes. Hooks must not modify it.
+	Patch Patch
+	// Restored is true when a snapshot replaced the whole document.
+	Restored bool
+}
+
+// session is what the machine remembers of one proposer for exactly-once.
+type session struct {
+	seq    uint64
+	result Result
+}
+
+// Machine is a room's replicated JSON document. Apply, Snapshot and Restore
+// are meant for one goroutine (raft's apply loop); reads (Get, Decode, JSON,
+// Version, Index) and Register/OnApply are safe from any goroutine.
+type Machine struct {
+	mu       sync.RWMutex
+	doc      any
+	version  uint64
+	index    uint64
+	sessions map[string]session
+	reducers map[string]Reducer
+	cache    atomic.Pointer[[]byte] // JSON of doc, nil when stale
+
+	hookMu sync.Mutex                  // serializes changes to hooks
+	hooks  atomic.Pointer[[]applyHook] // copied on change: notify reads without locking
+	nextID int
+}
+
+type applyHook struct {
+	id int
+	fn func(Applied)
+}
+
+// New returns a machine whose document is initial (nil or empty means {}),
+// at version 0 and raft index 0.
+func New(initial json.RawMessage) (*Machine, error) {
+	var doc any = map[string]any{}
+	if len(initial) > 0 {
+		v, err := parseValue(initial, MaxDepth)
+		if err != nil {
+			return nil, fmt.Errorf("initial state: %w", err)
+		}
+		doc = v
+	}
+	return &Machine{
+		doc:      doc,
+		sessions: map[string]session{},
+		reducers: map[string]Reducer{},
+	}, nil
+}
+
+// Register makes r handle actions called name (nil r removes it). Every
+// member must register the same reducers before applying entries that use
+// them, or members diverge.
+func (m *Machine) Register(name string, r Reducer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r == nil {
+		delete(m.reducers, name)
+		return
+	}
+	m.reducers[name] = r
+}
+
+// OnApply calls fn after every Apply and Restore, on the applying goroutine,
+// after the machine's lock is released (fn may read the machine). fn must be
+// quick: it holds up the apply loop. The returned func removes fn.
+func (m *Machine) OnApply(fn func(Applied)) (remove func()) {
+	m.hookMu.Lock()
+	defer m.hookMu.Unlock()
+	id := m.nextID
+	m.nextID++
+	m.setHooks(func(hs []applyHook) []applyHook { return append(hs, applyHook{id, fn}) })
+	return func() {
+		m.hookMu.Lock()
+		defer m.hookMu.Unlock()
+		m.setHooks(func(hs []applyHook) []applyHook {
+			return slices.DeleteFunc(hs, func(h applyHook) bool { return h.id == id })
+		})
+	}
+}
+
+// setHooks replaces the hook list with edit applied to a copy of it.
+func (m *Machine) setHooks(edit func([]applyHook) []applyHook) {
+	var hs []applyHook
+	if p := m.hooks.Load(); p != nil {
+		hs = slices.Clone(*p)
+	}
+	hs = edit(hs)
+	m.hooks.Store(&hs)
+}
+
+func (m *Machine) notify(a Applied) {
+	if p := m.hooks.Load(); p != nil {
+		for _, h := range *p {
+			h.fn(a)
+		}
+	}
+}
+
+// Apply applies the encoded change data committed at raft index and returns
+// its Result. It never panics on bad data: a rejected change is a Result
+// with Err set and the document untouched. A change whose Seq is not above
+// its proposer's last applied one is not applied again: for the same Seq
+// the remembered Result is returned, for an older one ErrStale. Empty data
+// (raft's own empty entries, which no change encodes to) is a no-op: no
+// error, no OnApply call.
+func (m *Machine) Apply(index uint64, data []byte) any {
+	return m.ApplyEntry(index, data)
+}
+
+// ApplyEntry is Apply with a typed result.
+func (m *Machine) ApplyEntry(index uint64, data []byte) Result {
+	if len(data) == 0 {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.index = index
+		return Result{Version: m.version}
+	}
+	c, decodeErr := decodeChange(data)
+	m.mu.Lock()
+	a := m.apply(index, c, decodeErr)
+	m.mu.Unlock()
+	m.notify(a)
+	return a.Result
+}
+
+// apply runs with m.mu held.
+func (m *Machine) apply(index uint64, c Change, decodeErr error) Applied {
+	m.index = index
+	a := Applied{Index: index, Change: c}
+	if c.Proposer == "" { // undecodable: nobody to remember it for
+		a.Result = Result{Version: m.version, Err: canonical(decodeErr)}
+		return a
+	}
+	last, ok := m.sessions[c.Proposer]
+	if ok && c.Seq == last.seq {
+		a.Result = last.result
+		return a
+	}
+	if ok && c.Seq < last.seq {
+		err := fmt.Errorf("change %s#%d: %w: already applied up to #%d", short(c.Proposer), c.Seq, ErrStale, last.seq)
+		a.Result = Result{Version: m.version, Err: canonical(err)}
+		return a
+	}
+	err := decodeErr
+	if err == nil {
+		a.Patch, err = m.run(index, c)
+	}
+	if err == nil {
+		m.version++
+		m.cache.Store(nil)
+		a.Changed = true
+	} else {
+		a.Patch = nil
+	}
+	a.Result = Result{Version: m.version, Err: canonical(err)}
+	m.sessions[c.Proposer] = session{seq: c.Seq, result: a.Result}
+	return a
+}
+
+// run applies c's patch, or its action's, and returns the patch applied.
+func (m *Machine) run(index uint64, c Change) (Patch, error) {
+	if c.Action == nil {
+		return c.Patch, m.patch(c.Patch)
+	}
+	ctx := ActionContext{Proposer: c.Proposer, Seq: c.Seq, Index: index, Version: m.version}
+	p, err := m.reduce(c.Action, ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.patch(p); err != nil {
+		return nil, fmt.Errorf("action %s: %w", short(c.Action.Name), err)
+	}
+	return p, nil
+}
+
+// patch applies p to the document, all ops or none.
+func (m *Machine) patch(p Patch) error {
+	ops, err := compile(p)
+	if err != nil {
+		return err
+	}
+	t := txn{root: &m.doc, copier: copier{left: MaxCopyValues}}
+	return t.run(ops)
+}
+
+// Version returns the number of changes applied so far.
+func (m *Machine) Version() uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.version
+}
+
+// Index returns the raft index of the last entry applied (or restored).
+func (m *Machine) Index() uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.index
+}
+
+// Get returns the JSON of the value at pointer (RFC 6901; "" is the whole
+// document). Errors wrap ErrMalformed (bad pointer) or ErrNotFound.
+func (m *Machine) Get(pointer string) (json.RawMessage, error) {
+	if pointer == "" {
+		return m.JSON()
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return get(m.doc, pointer)
+}
+
+// Decode unmarshals the value at pointer into v, like json.Unmarshal.
+func (m *Machine) Decode(pointer string, v any) error {
+	raw, err := m.Get(pointer)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, v)
+}
+
+// JSON returns the whole document: sorted keys, numbers as written, no
+// insignificant space; the same bytes on every member at the same version.
+// It is serialized once per version and then copied.
+func (m *Machine) JSON() ([]byte, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	b := m.cache.Load()
+	if b == nil {
+		// Apply holds the write lock to change doc and clear the cache, so
+		// under the read lock this is the current document's text.
+		s := appendJSON(nil, m.doc)
+		b = &s
+		m.cache.Store(b)
+	}
+	return append([]byte(nil), *b...), nil
+}
+
+func get(doc any, p string) (json.RawMessage, error) {
+	ptr, err := parsePointer(p)
+	if err != nil {
+		return nil, err
+	}
+	v, err := lookup(doc, ptr)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", short(p), err)
+	}
+	return appendJSON(nil, v), nil
+}
