@@ -62,7 +62,9 @@ func (m *trackingMachine) Apply(_ uint64, data []byte) any {
 	}
 	return m.n
 }
-func (m *trackingMachine) Snapshot() ([]byte, error) { return binary.BigEndian.AppendUint64(nil, m.n), nil }
+func (m *trackingMachine) Snapshot() ([]byte, error) {
+	return binary.BigEndian.AppendUint64(nil, m.n), nil
+}
 func (m *trackingMachine) Restore(b []byte) error {
 	if len(b) == 8 {
 		m.n = binary.BigEndian.Uint64(b)

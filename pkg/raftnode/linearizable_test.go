@@ -175,7 +175,7 @@ func (w *workload) finish(c *simClient, call int64, in kvInput, out kvOutput) {
 // machine applies it once) on timeout or error, until it is acknowledged.
 func (w *workload) write(c *simClient, cmd kvCommand) {
 	s := w.s
-	call, data := s.now, mustJSON(cmd)
+	call, data := s.now, s.encode(cmd)
 	in := kvInput{Op: cmd.Op, Key: cmd.Key, Value: cmd.Value, Expect: cmd.Expect}
 	c.busy = true
 	w.pending++
@@ -200,7 +200,7 @@ func (w *workload) write(c *simClient, cmd kvCommand) {
 					s.after(5+int64(s.rng.IntN(40)), try)
 					return
 				}
-				res := r.Value.(kvResult)
+				res := s.result(r.Value)
 				if res.Stale || res.Err != "" {
 					s.violate("client %d command %s answered %+v", c.id, cmd.id(), res)
 				}
@@ -413,6 +413,19 @@ func TestLinearizable(t *testing.T) {
 	}
 }
 
+// TestLinearizableJSONState runs the same proof over the room's real state
+// machine: JSON Patch updates, test-and-replace conditional updates and its
+// exactly-once table.
+func TestLinearizableJSONState(t *testing.T) {
+	for _, tc := range []struct{ members, seed int }{{3, 21}, {3, 22}, {5, 23}, {5, 24}, {7, 25}} {
+		t.Run(fmt.Sprintf("members=%d/seed=%d", tc.members, tc.seed), func(t *testing.T) {
+			opts := simOptionsFor(uint64(tc.seed), tc.members)
+			opts.jsonState = true
+			runSim(t, uint64(tc.seed), opts)
+		})
+	}
+}
+
 // TestSoak runs ROOMS_SOAK_SEEDS seeds starting at ROOMS_SOAK_FIRST (default
 // 1000), cycling through 3, 5 and 7 members. It is what `make soak` runs.
 func TestSoak(t *testing.T) {
@@ -428,8 +441,10 @@ func TestSoak(t *testing.T) {
 	for i := range n {
 		seed := first + uint64(i)
 		members := sizes[i%len(sizes)]
-		t.Run(fmt.Sprintf("members=%d/seed=%d", members, seed), func(t *testing.T) {
-			runSim(t, seed, simOptionsFor(seed, members))
+		opts := simOptionsFor(seed, members)
+		opts.jsonState = i%2 == 1
+		t.Run(fmt.Sprintf("members=%d/seed=%d/json=%v", members, seed, opts.jsonState), func(t *testing.T) {
+			runSim(t, seed, opts)
 		})
 	}
 }

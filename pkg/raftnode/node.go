@@ -27,14 +27,15 @@ func (f TransportFunc) Send(msgs []*pb.Message) { f(msgs) }
 // Node runs a Core on its own goroutine with a real clock. All methods are
 // safe for concurrent use.
 type Node struct {
-	ops       chan func(*Core)
-	inbox     chan *pb.Message
-	stop      chan struct{}
-	done      chan struct{}
-	stopOnce  sync.Once
-	err       error // why the loop ended; read after done is closed
-	transport Transport
-	tick      time.Duration
+	ops           chan func(*Core)
+	inbox         chan *pb.Message
+	stop          chan struct{}
+	done          chan struct{}
+	stopOnce      sync.Once
+	err           error // why the loop ended; read after done is closed
+	transport     Transport
+	tick          time.Duration
+	electionTicks int
 }
 
 // inboxSize bounds the messages waiting for the loop. Beyond it messages are
@@ -61,6 +62,8 @@ func Start(cfg Config, storage Storage, sm StateMachine, t Transport) (*Node, er
 		done:      make(chan struct{}),
 		transport: t,
 		tick:      core.cfg.TickInterval,
+
+		electionTicks: core.cfg.ElectionTicks,
 	}
 	go n.run(core)
 	return n, nil
@@ -209,11 +212,20 @@ func (n *Node) backoff(ctx context.Context, what string) error {
 // Read waits until this member's state machine reflects every change
 // committed before the call (raft ReadIndex), so a read of the state machine
 // right after Read returns nil is linearizable.
-// Like Propose, it retries while no leader is known.
+// Like Propose, it retries while no leader is known; and since raft does not
+// retransmit a lost read request, an attempt that gets no answer within two
+// election timeouts is made again (reads have no effect, so this is safe).
 func (n *Node) Read(ctx context.Context) error {
 	for {
-		err := n.await(ctx, "read", func(c *Core, done func(error)) uint64 { return c.Read(done) })
-		if !errors.Is(err, ErrNoLeader) {
+		attempt, cancel := context.WithTimeout(ctx, 2*time.Duration(n.electionTicks)*n.tick)
+		err := n.await(attempt, "read", func(c *Core, done func(error)) uint64 { return c.Read(done) })
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ErrTimeout) && ctx.Err() == nil:
+			continue // the attempt was lost; try again
+		case !errors.Is(err, ErrNoLeader):
 			return err
 		}
 		if err := n.backoff(ctx, "read"); err != nil {

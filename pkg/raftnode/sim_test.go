@@ -28,13 +28,16 @@ type simOptions struct {
 	minDelayMs    int64
 	maxDelayMs    int64
 	snapshotEvery uint64
+	// jsonState runs the room's real JSON state machine (pkg/state)
+	// instead of the test's key-value machine.
+	jsonState bool
 }
 
 type simMember struct {
 	id      uint64
 	storage *MemoryStorage
 	core    *Core // nil while crashed
-	sm      *kvMachine
+	sm      simMachine
 	gone    bool // removed from the room and shut down for good
 }
 
@@ -99,7 +102,7 @@ func newSim(seed uint64, opts simOptions) *sim {
 	}
 	for _, f := range founders {
 		m := &simMember{id: f.ID, storage: NewMemoryStorage()}
-		if err := Bootstrap(m.storage, newKV(), founders); err != nil {
+		if err := Bootstrap(m.storage, s.newMachine(nil), founders); err != nil {
 			panic(err)
 		}
 		s.members[f.ID] = m
@@ -119,8 +122,7 @@ func (s *sim) config(id uint64) Config {
 // start (re)starts a member's Core on its storage, with a fresh state
 // machine that the Core restores from the storage's snapshot.
 func (s *sim) start(m *simMember) {
-	m.sm = newKV()
-	m.sm.onExecute = func(index uint64, cmd kvCommand) { s.noteExecuted(m.id, index, cmd) }
+	m.sm = s.newMachine(func(index uint64, id string) { s.noteExecuted(m.id, index, id) })
 	core, err := NewCore(s.config(m.id), m.storage, m.sm)
 	if err != nil {
 		s.violate("restart %d: %v", m.id, err)
@@ -142,8 +144,7 @@ func (s *sim) scheduleTick(m *simMember, core *Core, after int64) {
 	})
 }
 
-func (s *sim) noteExecuted(member, index uint64, cmd kvCommand) {
-	id := cmd.id()
+func (s *sim) noteExecuted(member, index uint64, id string) {
 	if prev, ok := s.executed[index]; ok {
 		if prev != id {
 			s.violate("member %d executed %s at index %d where another member executed %s", member, id, index, prev)

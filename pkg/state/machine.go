@@ -38,6 +38,9 @@ type Applied struct {
 	Patch Patch
 	// Restored is true when a snapshot replaced the whole document.
 	Restored bool
+	// Duplicate is true when the change was a retry (or an older change)
+	// answered from the exactly-once table, without being run again.
+	Duplicate bool
 }
 
 // session is what the machine remembers of one proposer for exactly-once.
@@ -172,12 +175,12 @@ func (m *Machine) apply(index uint64, c Change, decodeErr error) Applied {
 	}
 	last, ok := m.sessions[c.Proposer]
 	if ok && c.Seq == last.seq {
-		a.Result = last.result
+		a.Result, a.Duplicate = last.result, true
 		return a
 	}
 	if ok && c.Seq < last.seq {
 		err := fmt.Errorf("change %s#%d: %w: already applied up to #%d", short(c.Proposer), c.Seq, ErrStale, last.seq)
-		a.Result = Result{Version: m.version, Err: canonical(err)}
+		a.Result, a.Duplicate = Result{Version: m.version, Err: canonical(err)}, true
 		return a
 	}
 	err := decodeErr

@@ -59,9 +59,20 @@ func TestNewInitialState(t *testing.T) {
 // first result; older ones are stale; skipped numbers are fine.
 func TestExactlyOnce(t *testing.T) {
 	m := newMachine(t, `{"n":0,"log":[]}`)
+	var duplicates []uint64
+	m.OnApply(func(a Applied) {
+		if a.Duplicate {
+			duplicates = append(duplicates, a.Change.Seq)
+		}
+	})
 	inc := func(seq uint64) []byte {
 		return encode(t, Change{Proposer: "alice", Seq: seq, Patch: patchOf(t, `[{"op":"add","path":"/log/-","value":1}]`)})
 	}
+	defer func() {
+		if fmt.Sprint(duplicates) != "[1 3]" {
+			t.Errorf("OnApply saw duplicates %v, want the retry of #1 and the stale #3", duplicates)
+		}
+	}()
 	r1 := m.ApplyEntry(1, inc(1))
 	if r1.Err != nil || r1.Version != 1 {
 		t.Fatalf("first apply = %+v", r1)
