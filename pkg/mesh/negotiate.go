@@ -1,0 +1,224 @@
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Dial makes this side the offerer: it sends an offer through sendSignal and
+// returns; the answer must be passed to HandleSignal. ctx bounds the
+// preparation of the offer (ICE gathering), not the connection: use
+// WaitReady for that.
+func (c *Conn) Dial(ctx context.Context) error {
+	if !c.role.CompareAndSwap(int32(roleNone), int32(roleOfferer)) {
+		return fmt.Errorf("dial %s: %w", c.remoteID, ErrRole)
+	}
+	if err := c.offer(ctx, false); err != nil {
+		return fmt.Errorf("dial %s: %w", c.remoteID, err)
+	}
+	return nil
+}
+
+// Accept makes this side the answerer of offer: it answers through
+// sendSignal. Later signals (ICE restart offers) go to HandleSignal.
+func (c *Conn) Accept(ctx context.Context, offer Signal) error {
+	if offer.Kind != SignalOffer {
+		return fmt.Errorf("accept %s: %w: want an offer, got %q", c.remoteID, ErrBadSignal, offer.Kind)
+	}
+	if !c.role.CompareAndSwap(int32(roleNone), int32(roleAnswerer)) {
+		return fmt.Errorf("accept %s: %w", c.remoteID, ErrRole)
+	}
+	if err := c.answer(ctx, offer); err != nil {
+		return fmt.Errorf("accept %s: %w", c.remoteID, err)
+	}
+	return nil
+}
+
+// HandleSignal takes a signal from the remote side after Dial or Accept: the
+// answer to our offer, an ICE-restart offer, or a request to restart ICE.
+// A signal that does not fit this side's role or the negotiation's state is
+// ErrBadSignal or ErrRole and changes nothing. Answering waits for ICE
+// gathering, up to GatherTimeout.
+func (c *Conn) HandleSignal(s Signal) error {
+	select {
+	case <-c.closed:
+		return fmt.Errorf("signal from %s: %w", c.remoteID, ErrClosed)
+	default:
+	}
+	var err error
+	switch r := role(c.role.Load()); {
+	case r == roleOfferer && s.Kind == SignalAnswer:
+		err = c.takeAnswer(s)
+	case r == roleOfferer && s.Kind == SignalRestart:
+		err = c.Restart()
+	case r == roleAnswerer && s.Kind == SignalOffer:
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.GatherTimeout)
+		defer cancel()
+		err = c.answer(ctx, s)
+	default:
+		err = fmt.Errorf("%w: %q on the %s side", ErrRole, s.Kind, r)
+	}
+	if err != nil {
+		return fmt.Errorf("signal from %s: %w", c.remoteID, err)
+	}
+	return nil
+}
+
+// Restart restarts ICE: the offerer sends a new offer with fresh ICE
+// credentials, the answerer asks the offerer to do so. The channels keep
+// their state; frames sent meanwhile wait in the send buffer.
+func (c *Conn) Restart() error {
+	switch role(c.role.Load()) {
+	case roleOfferer:
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.GatherTimeout)
+		defer cancel()
+		c.log.Debug("mesh: ICE restart")
+		return c.offer(ctx, true)
+	case roleAnswerer:
+		return c.sendSignal(Signal{Kind: SignalRestart})
+	}
+	return fmt.Errorf("restart %s: %w: not negotiated yet", c.remoteID, ErrRole)
+}
+
+// offer creates and sends an offer. If an earlier offer is still waiting
+// for its answer (its signal may have been lost), that offer is sent again
+// instead: a second one would not be answerable.
+func (c *Conn) offer(ctx context.Context, iceRestart bool) error {
+	sdp, err := c.prepareOffer(ctx, iceRestart)
+	if err != nil {
+		return err
+	}
+	return c.sendSignal(Signal{Kind: SignalOffer, SDP: sdp})
+}
+
+func (c *Conn) prepareOffer(ctx context.Context, iceRestart bool) (string, error) {
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	if c.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+		return c.pc.LocalDescription().SDP, nil
+	}
+	offer, err := c.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	if err != nil {
+		return "", fmt.Errorf("create offer: %w", err)
+	}
+	return c.setLocal(ctx, offer)
+}
+
+// answer applies a remote offer and sends our answer.
+func (c *Conn) answer(ctx context.Context, offer Signal) error {
+	sdp, err := c.prepareAnswer(ctx, offer)
+	if err != nil {
+		return err
+	}
+	return c.sendSignal(Signal{Kind: SignalAnswer, SDP: sdp})
+}
+
+func (c *Conn) prepareAnswer(ctx context.Context, offer Signal) (string, error) {
+	desc, err := offer.description()
+	if err != nil {
+		return "", err
+	}
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	if err := c.pc.SetRemoteDescription(desc); err != nil {
+		return "", fmt.Errorf("%w: set remote offer: %v", ErrBadSignal, err)
+	}
+	answer, err := c.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("create answer: %w", err)
+	}
+	return c.setLocal(ctx, answer)
+}
+
+// setLocal applies a local description and waits for ICE gathering to
+// complete (or ctx to end), then returns the SDP with every candidate found:
+// candidates are not trickled.
+func (c *Conn) setLocal(ctx context.Context, desc webrtc.SessionDescription) (string, error) {
+	gathered := webrtc.GatheringCompletePromise(c.pc)
+	if err := c.pc.SetLocalDescription(desc); err != nil {
+		return "", fmt.Errorf("set local %s: %w", desc.Type, err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		c.log.Warn("mesh: ICE gathering incomplete, sending what we have", "err", ctx.Err())
+	case <-c.closed:
+		return "", ErrClosed
+	}
+	return c.pc.LocalDescription().SDP, nil
+}
+
+// takeAnswer applies the answer to our pending offer.
+func (c *Conn) takeAnswer(s Signal) error {
+	desc, err := s.description()
+	if err != nil {
+		return err
+	}
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	if c.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		return fmt.Errorf("%w: answer without a pending offer", ErrBadSignal)
+	}
+	if err := c.pc.SetRemoteDescription(desc); err != nil {
+		return fmt.Errorf("%w: set remote answer: %v", ErrBadSignal, err)
+	}
+	return nil
+}
+
+// restartLoop restarts ICE on the offering side while it stays broken: after
+// RestartDelay when disconnected (it often recovers alone), at once when
+// failed, then with a doubling delay up to PeerTimeout.
+func (c *Conn) restartLoop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.iceBad:
+		case <-c.closed:
+			return
+		}
+		if role(c.role.Load()) != roleOfferer {
+			continue
+		}
+		c.restartWhileBroken()
+	}
+}
+
+func (c *Conn) restartWhileBroken() {
+	delay := c.cfg.RestartDelay
+	if webrtc.ICEConnectionState(c.ice.Load()) == webrtc.ICEConnectionStateFailed {
+		delay = 0
+	}
+	for iceBroken(webrtc.ICEConnectionState(c.ice.Load())) {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-c.closed:
+			t.Stop()
+			return
+		}
+		if !iceBroken(webrtc.ICEConnectionState(c.ice.Load())) {
+			return
+		}
+		if err := c.Restart(); err != nil {
+			c.log.Warn("mesh: ICE restart", "err", err)
+		}
+		delay = min(max(2*delay, c.cfg.RestartDelay), c.cfg.PeerTimeout)
+	}
+}
+
+func iceBroken(s webrtc.ICEConnectionState) bool {
+	return s == webrtc.ICEConnectionStateDisconnected || s == webrtc.ICEConnectionStateFailed
+}
+
+func (r role) String() string {
+	switch r {
+	case roleOfferer:
+		return "offering"
+	case roleAnswerer:
+		return "answering"
+	}
+	return "unnegotiated"
+}
