@@ -39,3 +39,8 @@ bench: deps
 
 clean:
 	rm -rf bin js/dist test-artifacts
+
+# The demo server (rooms serve + web/ demos) is being built; until it lands
+# this target says so instead of pretending.
+demo:
+	@echo "make demo: the demo server is not built yet (see README, Status)." >&2; exit 1

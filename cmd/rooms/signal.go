@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rooms-dev/rooms/pkg/signal"
 	"github.com/rooms-dev/rooms/pkg/signal/server"
 )
 
@@ -21,9 +22,9 @@ func init() {
 
 // signalFlags are the flags of `rooms signal`.
 type signalFlags struct {
-	addr, path, key, allow, origins, redis string
-	maxClients, maxPerIP                   int
-	trustProxy, debug                      bool
+	addr, path, key, allow, app, origins, redis string
+	maxClients, maxPerIP                        int
+	trustProxy, debug                           bool
 }
 
 func parseSignalFlags(args []string, stderr io.Writer) (signalFlags, error) {
@@ -33,7 +34,8 @@ func parseSignalFlags(args []string, stderr io.Writer) (signalFlags, error) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:9000", "listen address (host:port)")
 	fs.StringVar(&f.path, "path", "/", "URL path the server is mounted at (PeerJS `path` option)")
 	fs.StringVar(&f.key, "key", "peerjs", "API key clients must present")
-	fs.StringVar(&f.allow, "allow", "", "comma-separated ids that may be claimed (room ids as clients claim them); throwaway ids from GET /{key}/id stay possible")
+	fs.StringVar(&f.allow, "allow", "", "comma-separated room ids that may be claimed (Rooms apps claim a hash of --app and the room id; both forms are allowed); throwaway ids from GET /{key}/id stay possible")
+	fs.StringVar(&f.app, "app", "rooms", "app id of the Rooms app whose rooms --allow names (the appId option of the library)")
 	fs.StringVar(&f.origins, "origins", "", "comma-separated allowed browser origins (host patterns like *.example.com, or full origins); empty allows all")
 	fs.StringVar(&f.redis, "redis", "", "Redis URL (redis://host:port/db) to share ids and route messages between instances")
 	fs.IntVar(&f.maxClients, "max-clients", 0, "maximum open sockets (0: 5000, negative: no limit)")
@@ -65,6 +67,16 @@ func splitList(s string) []string {
 	return out
 }
 
+// allowedIDs turns room ids into the ids clients claim: the room id itself
+// (plain PeerJS clients) and its Rooms form, a hash with the app id.
+func allowedIDs(app string, rooms []string) []string {
+	var ids []string
+	for _, r := range rooms {
+		ids = append(ids, r, signal.RoomID(app, r))
+	}
+	return ids
+}
+
 // runSignal serves until ctx is cancelled (SIGINT/SIGTERM), then closes
 // every socket and returns nil.
 func runSignal(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -81,7 +93,7 @@ func runSignal(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	srv, err := server.New(server.Config{
-		Key: f.key, AllowRooms: splitList(f.allow), AllowOrigins: splitList(f.origins),
+		Key: f.key, AllowRooms: allowedIDs(f.app, splitList(f.allow)), AllowOrigins: splitList(f.origins),
 		RedisURL: f.redis, MaxClients: f.maxClients, MaxClientsPerIP: f.maxPerIP,
 		TrustForwardedFor: f.trustProxy, Logger: log,
 	})

@@ -90,3 +90,13 @@ func TestSignalCommand(t *testing.T) {
 		t.Fatalf("rooms signal exited with %v after SIGTERM; logs:\n%q", err, logs)
 	}
 }
+
+func TestAllowListNamesRoomsByTheirRoomsForm(t *testing.T) {
+	ids := allowedIDs("chat-app", []string{"lobby"})
+	if len(ids) != 2 || ids[0] != "lobby" || ids[1] != signal.RoomID("chat-app", "lobby") {
+		t.Fatalf("allowedIDs = %v", ids)
+	}
+	if signal.RoomID("chat-app", "lobby") == signal.RoomID("other-app", "lobby") {
+		t.Fatal("two apps' lobby rooms claim the same id")
+	}
+}

@@ -1,12 +1,11 @@
 package room
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
 	"github.com/rooms-dev/rooms/pkg/mesh"
+	"github.com/rooms-dev/rooms/pkg/signal"
 )
 
 // protocolVersion is carried by every knock; a doorman refuses a version it
@@ -77,10 +76,5 @@ func decodeMemberInfo(b []byte) (memberInfo, error) {
 	return mi, nil
 }
 
-// signalID is the id a room claims on the signalling server: a hash of the
-// app id and the room id, so rooms of different apps never collide on a
-// shared server and the room name is not readable there.
-func signalID(appID, roomID string) string {
-	sum := sha256.Sum256([]byte("rooms/v1\x00" + appID + "\x00" + roomID))
-	return "rooms-" + hex.EncodeToString(sum[:16])
-}
+// signalID is the id a room claims on the signalling server.
+func signalID(appID, roomID string) string { return signal.RoomID(appID, roomID) }
