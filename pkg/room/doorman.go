@@ -353,5 +353,6 @@ func (r *Room) reconcile() {
 	now := time.Now()
 	r.reconcileConnections(now)
 	r.removeUnreachable(now)
+	r.watchQuorum(now)
 	r.ensureClaim()
 }

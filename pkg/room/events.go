@@ -19,6 +19,7 @@ const (
 	EventMessage       EventType = "message"        // Peer sent Data outside the log
 	EventError         EventType = "error"          // Err happened; the room goes on
 	EventClosed        EventType = "closed"         // the room is closed for this member (Err says why, nil after Leave)
+	EventRecovered     EventType = "recovered"      // quorum was lost; the room was re-formed (Epoch) from this member's state or rejoined
 )
 
 // Event is one thing that happened in the room, as this member saw it.
@@ -40,6 +41,8 @@ type Event struct {
 	Data json.RawMessage
 	// Err is the error (error, closed).
 	Err error
+	// Epoch is the room's epoch after a re-formation (recovered).
+	Epoch uint64
 	// At is when this member saw the event.
 	At time.Time
 }

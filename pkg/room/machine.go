@@ -17,6 +17,8 @@ type roomMeta struct {
 	// Token is the signalling token of the room id: a secret known only to
 	// members, that lets a new doorman take the id over from a dead one.
 	Token string `json:"token"`
+	// Epoch counts re-formations after quorum loss (see recovery.go).
+	Epoch uint64 `json:"epoch,omitempty"`
 }
 
 // machine is the raft state machine of a room: the room's meta plus the
@@ -73,4 +75,10 @@ func (m *machine) roomMeta() roomMeta {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return m.meta
+}
+
+func (m *machine) setRoomMeta(meta roomMeta) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.meta = meta
 }

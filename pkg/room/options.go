@@ -39,6 +39,17 @@ type Options struct {
 	// Default 5.
 	MaxVoters int
 
+	// Recovery says what a member does when the room has lost its quorum
+	// (for example one of two voters vanished) and it finds itself alone:
+	// RecoveryAuto (the default) re-forms the room from this member's state
+	// after RecoveryTimeout, in a new epoch, and the signalling server
+	// arbitrates between members that try at once; RecoveryNever keeps
+	// strict Raft: the room waits until a majority is back.
+	Recovery Recovery
+	// RecoveryTimeout is how long a member must be alone and leaderless
+	// before it re-forms the room. Default 10s.
+	RecoveryTimeout time.Duration
+
 	// Metadata is free-form JSON a joiner shows the doorman's Admit hook.
 	Metadata json.RawMessage
 
@@ -60,6 +71,15 @@ type Options struct {
 	// Logger receives diagnostics. Default: discard.
 	Logger *slog.Logger
 }
+
+// Recovery is a quorum-loss policy; see Options.Recovery.
+type Recovery string
+
+// Quorum-loss policies.
+const (
+	RecoveryAuto  Recovery = "auto"
+	RecoveryNever Recovery = "never"
+)
 
 // DefaultSignalURL is the free public PeerJS server.
 const DefaultSignalURL = "https://0.peerjs.com/"
@@ -88,6 +108,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TickInterval <= 0 {
 		o.TickInterval = 50 * time.Millisecond
+	}
+	if o.Recovery == "" {
+		o.Recovery = RecoveryAuto
+	}
+	if o.RecoveryTimeout <= 0 {
+		o.RecoveryTimeout = 10 * time.Second
 	}
 	if o.KeepaliveInterval <= 0 {
 		o.KeepaliveInterval = time.Second

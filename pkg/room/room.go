@@ -54,7 +54,10 @@ type Room struct {
 	stopOnce  sync.Once
 	closedErr error
 	leaving   atomic.Bool
-	wg        sync.WaitGroup
+
+	leaderlessSince time.Time
+	recovering      bool
+	wg              sync.WaitGroup
 }
 
 func newRoom(participant, roomID string, opts Options, app *state.Machine, meta roomMeta) *Room {
