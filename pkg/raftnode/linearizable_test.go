@@ -96,6 +96,7 @@ type workload struct {
 	changing bool // a membership change is in flight
 	added    int
 	ops      int
+	acked    []string // ids of acknowledged writes
 }
 
 const (
@@ -135,6 +136,7 @@ func runSim(t *testing.T, seed uint64, opts simOptions) {
 		s.violate("members did not converge within %d ms after the faults healed:%s", settleMs, s.dump())
 	}
 	w.checkHistory(t)
+	w.checkAcknowledged()
 	s.check(t)
 	t.Logf("%s ops=%d added=%d virtual=%dms", s.describe(), w.ops, w.added, s.now)
 }
@@ -204,6 +206,7 @@ func (w *workload) write(c *simClient, cmd kvCommand) {
 				if res.Stale || res.Err != "" {
 					s.violate("client %d command %s answered %+v", c.id, cmd.id(), res)
 				}
+				w.acked = append(w.acked, cmd.id())
 				w.finish(c, call, in, kvOutput{OK: res.OK})
 			})
 		})
@@ -361,6 +364,28 @@ func (w *workload) changeMembership() {
 		}
 	})
 	s.process(leader)
+}
+
+// checkAcknowledged: every acknowledged write executed exactly once, at an
+// index every running member has applied.
+func (w *workload) checkAcknowledged() {
+	s := w.s
+	at := map[string]uint64{}
+	for index, id := range s.executed {
+		at[id] = index
+	}
+	for _, id := range w.acked {
+		index, ok := at[id]
+		if !ok || s.executions[id] != 1 {
+			s.violate("acknowledged write %s executed %d times", id, s.executions[id])
+			continue
+		}
+		for _, mid := range s.liveIDs() {
+			if st := s.members[mid].core.Status(); !st.Removed && st.Applied < index {
+				s.violate("member %d applied only up to %d, missing acknowledged write %s at %d", mid, st.Applied, id, index)
+			}
+		}
+	}
 }
 
 func (w *workload) checkHistory(t *testing.T) {
