@@ -72,3 +72,23 @@ func TestForgedRaftFrameIsDropped(t *testing.T) {
 	}
 	converge(t, `{"n":1}`, a, b)
 }
+
+// A member that keeps sending forged frames is cut off and removed.
+func TestForgingMemberIsRemoved(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "forger", `{"n":0}`)
+	b := joinMember(t, url, "b", "forger")
+	c := joinMember(t, url, "c", "forger")
+	forged := forgedHeartbeat(t, a.self.Load(), a.self.Load(), 99) // b pretending to be a
+	for range maxStrikes {
+		a.onRaftFrame(b.self.Load(), forged)
+	}
+	a.rec.waitFor(t, "an error about the forger", func(e Event) bool {
+		return e.Type == EventError && errors.Is(e.Err, ErrBadMessage)
+	})
+	c.rec.waitFor(t, "the forger's removal", func(e Event) bool { return e.Type == EventPeerLeave && e.Peer == "b" })
+	if _, err := c.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, `{"n":1}`, a, c)
+}

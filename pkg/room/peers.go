@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -54,7 +55,7 @@ func (r *Room) newPeer(id uint64, session string, sendSignal func(mesh.Signal) e
 		Logger:     r.log,
 		OnFrame:    func(f mesh.Frame) { r.onFrame(p, f) },
 		OnState:    func(_ string, s mesh.State) { r.onPeerState(p, s) },
-		OnBadFrame: func(_ string, err error) { r.log.Warn("room: bad frame from peer", "peer", p.id.Load(), "err", err) },
+		OnBadFrame: func(_ string, err error) { r.misbehaved(p.id.Load(), "malformed frame", err) },
 	}
 	conn, err := mesh.New(cfg, peerName(id), sendSignal)
 	if err != nil {
@@ -132,14 +133,14 @@ func (r *Room) onFrame(p *peer, f mesh.Frame) {
 	case frameRelay:
 		var rf relayFrame
 		if err := json.Unmarshal(f.Payload, &rf); err != nil {
-			r.log.Warn("room: bad relay frame", "peer", from, "err", err)
+			r.misbehaved(from, "bad relay frame", err)
 			return
 		}
 		r.onRelay(from, rf)
 	case frameEphemeral:
 		var ef ephemeralFrame
 		if err := json.Unmarshal(f.Payload, &ef); err != nil {
-			r.log.Warn("room: bad ephemeral frame", "peer", from, "err", err)
+			r.misbehaved(from, "bad ephemeral frame", err)
 			return
 		}
 		r.mu.Lock()
@@ -149,7 +150,7 @@ func (r *Room) onFrame(p *peer, f mesh.Frame) {
 			r.emit(Event{Type: EventMessage, Peer: name, Data: ef.Data})
 		}
 	default:
-		r.log.Warn("room: unknown frame type", "peer", from, "type", f.Type)
+		r.misbehaved(from, "unknown frame type", fmt.Errorf("type %#x", f.Type))
 	}
 }
 
@@ -159,15 +160,15 @@ func (r *Room) onFrame(p *peer, f mesh.Frame) {
 func (r *Room) onRaftFrame(from uint64, payload []byte) {
 	m := &pb.Message{}
 	if err := proto.Unmarshal(payload, m); err != nil {
-		r.log.Warn("room: undecodable raft frame", "peer", from, "err", err)
+		r.misbehaved(from, "undecodable raft frame", err)
 		return
 	}
 	if m.GetFrom() != from || from == 0 {
-		r.log.Warn("room: dropped forged raft frame", "peer", from, "claimed", m.GetFrom())
+		r.misbehaved(from, "forged raft frame", fmt.Errorf("claims to come from %d", m.GetFrom()))
 		return
 	}
 	if m.GetTo() != r.self.Load() {
-		r.log.Warn("room: dropped raft frame for another member", "peer", from, "to", m.GetTo())
+		r.misbehaved(from, "raft frame for another member", fmt.Errorf("addressed to %d", m.GetTo()))
 		return
 	}
 	if n := r.node.Load(); n != nil {
@@ -185,7 +186,7 @@ func (r *Room) onRelay(from uint64, rf relayFrame) {
 		return
 	}
 	if rf.From != from {
-		r.log.Warn("room: dropped relayed signal with a forged sender", "peer", from, "claimed", rf.From)
+		r.misbehaved(from, "relayed signal with a forged sender", fmt.Errorf("claims to come from %d", rf.From))
 		return
 	}
 	r.mu.Lock()
@@ -419,6 +420,39 @@ func (r *Room) removeUnreachable(now time.Time) {
 				if err := n.Remove(ctx, id); err != nil {
 					r.log.Debug("room: remove", "peer", id, "err", err)
 				}
+			}
+		})
+	}
+}
+
+// maxStrikes is how many bad frames a peer may send before it is cut off:
+// a few can be a bug or a version skew, a stream is an attack.
+const maxStrikes = 20
+
+// misbehaved logs a frame dropped from member id and counts it against the
+// member. At maxStrikes this member closes its connection to it, and the
+// doorman removes it from the room.
+func (r *Room) misbehaved(id uint64, what string, err error) {
+	r.log.Warn("room: dropped "+what, "peer", id, "err", err)
+	r.mu.Lock()
+	r.strikes[id]++
+	strikes := r.strikes[id]
+	p, isLeader := r.peers[id], r.leader == r.self.Load()
+	r.mu.Unlock()
+	if strikes != maxStrikes || id == 0 {
+		return
+	}
+	r.log.Warn("room: cutting off a misbehaving member", "peer", id, "strikes", strikes)
+	r.emit(Event{Type: EventError, Err: fmt.Errorf("%w: member %d sent %d bad frames (last: %s)", ErrBadMessage, id, strikes, what)})
+	if p != nil {
+		r.dropPeer(id, p)
+	}
+	if isLeader {
+		r.wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if n := r.node.Load(); n != nil {
+				_ = n.Remove(ctx, id)
 			}
 		})
 	}

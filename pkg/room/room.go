@@ -47,6 +47,7 @@ type Room struct {
 	reserved  uint64
 	knocking  map[string]bool // participants being admitted
 	dialing   map[uint64]bool // members being dialled
+	strikes   map[uint64]int  // bad frames received, per member
 	closed    bool
 	updateMu  sync.Mutex // one change in flight per member, so seqs apply in order
 	seq       uint64
@@ -68,7 +69,7 @@ func newRoom(participant, roomID string, opts Options, app *state.Machine, meta 
 		log:      opts.Logger.With("room", roomID, "participant", participant),
 		app:      app, sm: newMachine(meta, app),
 		peers: map[uint64]*peer{}, members: map[uint64]memberInfo{}, voters: map[uint64]bool{},
-		missing: map[uint64]time.Time{}, knocking: map[string]bool{}, dialing: map[uint64]bool{},
+		missing: map[uint64]time.Time{}, knocking: map[string]bool{}, dialing: map[uint64]bool{}, strikes: map[uint64]int{},
 		stop: make(chan struct{}),
 	}
 	r.events = newQueue(r.deliver)
