@@ -30,8 +30,12 @@ test-go:
 	$(LOOPBACK_ONLY) $(GO) test -count=1 ./...
 
 # Long randomized runs of the raft simulation: make soak SEEDS=1000
+# (ROOMS_SOAK_FIRST=N picks the first seed). Prints each failure with its
+# seed and a summary; fails unless every seed passed.
 soak: deps
-	$(LOOPBACK_ONLY) env ROOMS_SOAK_SEEDS=$(SEEDS) $(GO) test -count=1 -run 'TestSoak' -timeout 0 -v ./pkg/raftnode/ | grep -E '^(---|ok|FAIL|PASS|soak)'
+	@$(LOOPBACK_ONLY) env ROOMS_SOAK_SEEDS=$(SEEDS) $(GO) test -count=1 -run 'TestSoak' -timeout 0 -v ./pkg/raftnode/ 2>&1 | \
+	  awk -v want=$(SEEDS) '/--- PASS: TestSoak\//{p++} /--- FAIL: TestSoak\//{f++} /--- FAIL|violat|replay:|panic/{print} \
+	    END{printf "soak: %d of %d seeds passed, %d failed\n", p, want, f; exit (p != want)}'
 
 # Benchmarks print figures; they are not pass/fail on speed.
 bench: deps
