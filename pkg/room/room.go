@@ -304,7 +304,6 @@ func (r *Room) shutdown(err error) {
 		r.work.close()
 		r.emit(Event{Type: EventClosed, Err: err})
 		r.events.close()
-		go func() { r.wg.Wait() }()
 	})
 }
 
@@ -318,8 +317,6 @@ func (r *Room) isClosed() bool {
 }
 
 func peerName(id uint64) string { return strconv.FormatUint(id, 10) }
-
-var _ = mesh.StateConnected
 
 // awaitMesh waits until this member has a working connection to every other
 // member it knows of.
