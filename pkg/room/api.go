@@ -154,15 +154,38 @@ func (r *Room) Leave(ctx context.Context) error {
 	}
 	r.leaving.Store(true)
 	if others {
-		remove, cancel := context.WithTimeout(ctx, 3*time.Second)
-		err := n.Remove(remove, self)
-		cancel()
-		if err != nil && !errors.Is(err, raftnode.ErrTimeout) && !errors.Is(err, raftnode.ErrStopped) {
-			r.log.Info("room: leave: removal", "err", err)
-		}
+		r.awaitRemoval(ctx, n, self)
 	}
 	r.shutdown(nil)
 	return nil
+}
+
+// awaitRemoval asks the doorman to remove this member and waits until the
+// removal is known: applied here, or the doorman, having applied it, closed
+// its connection to this member (it never tells a removed member the entry
+// committed). It gives up after a few seconds: the doorman removes
+// unreachable members anyway.
+func (r *Room) awaitRemoval(ctx context.Context, n *raftnode.Node, self uint64) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	r.mu.Lock()
+	doorman := r.peers[r.leader]
+	r.mu.Unlock()
+	removed := make(chan error, 1)
+	go func() { removed <- n.Remove(ctx, self) }()
+	var doormanDone <-chan struct{}
+	if doorman != nil {
+		doormanDone = doorman.conn.Done()
+	}
+	select {
+	case err := <-removed:
+		if err != nil && !errors.Is(err, raftnode.ErrTimeout) && !errors.Is(err, raftnode.ErrStopped) {
+			r.log.Info("room: leave: removal", "err", err)
+		}
+	case <-doormanDone:
+	case <-ctx.Done():
+		r.log.Info("room: leave: removal not confirmed in time")
+	}
 }
 
 func sortPeers(ps []PeerInfo) {
