@@ -435,6 +435,7 @@ func (c *Core) Process(send func([]*pb.Message)) error {
 				c.Close()
 				return err
 			}
+			c.resendReads()
 		}
 		msgs, staleSnapshotsTo := c.withoutStaleSnapshots(rd.Messages)
 		if len(msgs) > 0 {
@@ -466,8 +467,26 @@ func (c *Core) noteSoftState(ss *raft.SoftState) {
 		return
 	}
 	c.leader = info
+	if info.Leader != 0 {
+		c.resendReads()
+	}
 	if c.cfg.OnLeaderChange != nil {
 		c.cfg.OnLeaderChange(info)
+	}
+}
+
+// resendReads asks again for every read still waiting for its index. Raft
+// does not retransmit read requests, and their answers are lost when they
+// reach a member that has not yet installed the snapshot that names the
+// leader, or was sent to a leader that has since stepped down.
+func (c *Core) resendReads() {
+	ids := make([]uint64, 0, len(c.readWaiters))
+	for id := range c.readWaiters {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // a seeded simulation must not see map order
+	for _, id := range ids {
+		c.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, id))
 	}
 }
 

@@ -83,7 +83,7 @@ func (r *Room) awaitAnswer(ctx context.Context, sig *signal.Client) (answerPaylo
 					return ans, fmt.Errorf("%w: doorman's answer: %v", ErrBadMessage, err)
 				}
 				if ans.Refused != "" {
-					return ans, &RefusedError{Reason: ans.Refused}
+					return ans, &RefusedError{Reason: ans.Refused, retry: ans.Retry}
 				}
 				if ans.Admitted == nil || ans.Admitted.RaftID == 0 || ans.Admitted.DoormanID == 0 {
 					return ans, fmt.Errorf("%w: doorman's answer admits nobody", ErrBadMessage)
@@ -131,10 +131,10 @@ func (r *Room) admit(claim *signal.Client, msg signal.Message) {
 		_ = reply(answerPayload{Refused: "malformed knock"})
 		return
 	}
-	id, reason := r.admission(kp.Knock)
+	id, reason, retry := r.admission(kp.Knock)
 	if reason != "" {
 		r.log.Info("room: refused newcomer", "participant", kp.Knock.Participant, "reason", reason)
-		_ = reply(answerPayload{Refused: reason})
+		_ = reply(answerPayload{Refused: reason, Retry: retry})
 		return
 	}
 	defer r.doneKnocking(kp.Knock.Participant)
@@ -147,7 +147,7 @@ func (r *Room) admit(claim *signal.Client, msg signal.Message) {
 		return reply(answerPayload{Admitted: &admission{RaftID: id, DoormanID: self}, Signal: s})
 	})
 	if err != nil {
-		_ = reply(answerPayload{Refused: "doorman could not open a connection"})
+		_ = reply(answerPayload{Refused: "doorman could not open a connection", Retry: true})
 		return
 	}
 	if !r.setPeer(id, p) {
@@ -171,33 +171,34 @@ func (r *Room) admit(claim *signal.Client, msg signal.Message) {
 }
 
 // admission applies the built-in checks and the app's Admit hook, and
-// reserves a raft id for an admitted newcomer. A non-empty reason refuses.
-func (r *Room) admission(k Knock) (id uint64, reason string) {
+// reserves a raft id for an admitted newcomer. A non-empty reason refuses;
+// retry marks a refusal the newcomer should simply knock again after.
+func (r *Room) admission(k Knock) (id uint64, reason string, retry bool) {
 	switch {
 	case k.Version != protocolVersion:
-		return 0, fmt.Sprintf("unsupported protocol version %d (this doorman speaks %d)", k.Version, protocolVersion)
+		return 0, fmt.Sprintf("unsupported protocol version %d (this doorman speaks %d)", k.Version, protocolVersion), false
 	case k.Participant == "" || len(k.Participant) > 128:
-		return 0, "participant id must be 1 to 128 bytes"
+		return 0, "participant id must be 1 to 128 bytes", false
 	}
 	r.mu.Lock()
 	self := r.self.Load()
 	switch {
 	case r.leader != self:
 		r.mu.Unlock()
-		return 0, "this member is no longer the doorman; knock again"
+		return 0, "this member is no longer the doorman; knock again", true
 	case len(r.members)+len(r.knocking) >= r.opts.MaxMembers:
 		r.mu.Unlock()
-		return 0, "room is full"
+		return 0, "room is full", false
 	case r.knocking[k.Participant] || r.hasParticipant(k.Participant):
 		r.mu.Unlock()
-		return 0, fmt.Sprintf("participant id %q is already in the room", k.Participant)
+		return 0, fmt.Sprintf("participant id %q is already in the room", k.Participant), false
 	}
 	r.knocking[k.Participant] = true
 	r.mu.Unlock()
 	if r.opts.Admit != nil {
 		if err := r.opts.Admit(k); err != nil {
 			r.doneKnocking(k.Participant)
-			return 0, err.Error()
+			return 0, err.Error(), false
 		}
 	}
 	next := r.node.Load().Status().NextID
@@ -205,7 +206,7 @@ func (r *Room) admission(k Knock) (id uint64, reason string) {
 	defer r.mu.Unlock()
 	id = max(next, r.reserved+1)
 	r.reserved = id
-	return id, ""
+	return id, "", false
 }
 
 func (r *Room) hasParticipant(name string) bool {

@@ -32,6 +32,7 @@ var (
 // RefusedError is the doorman's explicit refusal of a knock.
 type RefusedError struct {
 	Reason string
+	retry  bool // the doorman asked to knock again (Join does so by itself)
 }
 
 func (e *RefusedError) Error() string {

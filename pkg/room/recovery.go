@@ -14,14 +14,22 @@ import (
 
 // Quorum-loss recovery (DESIGN: admission, step 7). Raft cannot elect a
 // leader without a majority of voters, so a room of two whose other member
-// vanished would be stuck for good. A member that has been alone (no working
-// connection) and leaderless for RecoveryTimeout re-forms the room from its
-// own state, as the only voter of a new epoch. The signalling server
-// arbitrates between members that try at once: the re-former takes the room
-// id over with the old token, lets it go, and claims it again with a new
-// token; whoever comes second gets ID-TAKEN and knocks on the new epoch as a
-// newcomer, its own changes since the split lost. This trades strict Raft
-// for availability; RecoveryNever turns it off.
+// vanished would be stuck for good. A member that has been leaderless for
+// RecoveryTimeout while the members it can reach hold no majority of voters
+// leaves its epoch and asks the signalling server where the room is:
+//
+//   - it knocks on the room id as a newcomer: a live doorman (the majority
+//     side of a partition, or a room another member already re-formed)
+//     admits it, or refuses it while it is still listed; either way the room
+//     lives on elsewhere and this member joins it, its own changes since the
+//     split lost;
+//   - nobody answers (the room id is free, or held by a dead socket): it
+//     re-forms the room from its own state as the only voter of a new epoch.
+//     The server arbitrates between members that try at once: the re-former
+//     takes the id over with the old token, lets it go and claims it again
+//     with a new token; whoever comes second gets ID-TAKEN and knocks again.
+//
+// This trades strict Raft for availability; RecoveryNever turns it off.
 
 // watchQuorum runs in reconcile: it starts recovery when it is due.
 func (r *Room) watchQuorum(now time.Time) {
@@ -29,14 +37,16 @@ func (r *Room) watchQuorum(now time.Time) {
 		return
 	}
 	r.mu.Lock()
-	leaderless := r.leader == 0
+	// A learner never campaigns, so it goes on naming a vanished leader:
+	// a leader this member cannot reach counts as none.
+	leaderless := r.leader == 0 || (r.leader != r.self.Load() && !r.connectedLocked(r.leader))
 	switch {
 	case !leaderless:
 		r.leaderlessSince = time.Time{}
 	case r.leaderlessSince.IsZero():
 		r.leaderlessSince = now
 	}
-	due := leaderless && !r.recovering && now.Sub(r.leaderlessSince) >= r.opts.RecoveryTimeout && r.aloneLocked()
+	due := leaderless && !r.recovering && now.Sub(r.leaderlessSince) >= r.opts.RecoveryTimeout && !r.reachesMajorityLocked()
 	if due {
 		r.recovering = true
 	}
@@ -46,13 +56,26 @@ func (r *Room) watchQuorum(now time.Time) {
 	}
 }
 
-func (r *Room) aloneLocked() bool {
-	for _, p := range r.peers {
-		if p.conn.State() == mesh.StateConnected {
-			return false
+// reachesMajorityLocked: this member and the members it has a working
+// connection to include a majority of the voters, so raft can elect.
+func (r *Room) reachesMajorityLocked() bool {
+	voters, reached := 0, 0
+	self := r.self.Load()
+	for id, isVoter := range r.voters {
+		if !isVoter {
+			continue
+		}
+		voters++
+		if id == self || r.connectedLocked(id) {
+			reached++
 		}
 	}
-	return true
+	return voters > 0 && reached > voters/2
+}
+
+func (r *Room) connectedLocked(id uint64) bool {
+	p := r.peers[id]
+	return p != nil && p.conn.State() == mesh.StateConnected
 }
 
 func (r *Room) recover() {
@@ -61,23 +84,30 @@ func (r *Room) recover() {
 		r.recovering, r.leaderlessSince = false, time.Time{}
 		r.mu.Unlock()
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), r.opts.JoinTimeout)
+	r.dropEpoch()
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.RecoveryTimeout+r.opts.JoinTimeout)
 	defer cancel()
-	old := r.sm.roomMeta()
-	claim, err := r.arbitrate(ctx, old.Token)
+	err := r.rejoin(ctx)
 	switch {
 	case err == nil:
-		if err := r.reform(claim, old); err != nil {
-			r.emit(Event{Type: EventError, Err: fmt.Errorf("re-forming the room: %w", err)})
-		}
-	case errors.Is(err, signal.ErrIDTaken):
-		// The room lives on elsewhere (re-formed by another member, or its
-		// doorman is back): join it as a newcomer.
-		if err := r.rejoin(ctx); err != nil {
-			r.emit(Event{Type: EventError, Err: fmt.Errorf("rejoining the room: %w", err)})
-		}
-	default:
+		return
+	case errors.Is(err, ErrRefused):
+		// The room is alive and still lists this member: the doorman
+		// removes it as unreachable, and the next attempt gets in.
+		r.log.Info("room: recovery: the live room refused this member for now", "err", err)
+		return
+	case !errors.Is(err, ErrRoomNotFound) && !errors.Is(err, errNoAnswer):
 		r.log.Info("room: recovery postponed", "err", err)
+		return
+	}
+	old := r.sm.roomMeta()
+	claim, err := r.arbitrate(ctx, old.Token)
+	if err != nil {
+		r.log.Info("room: recovery: another member re-formed the room first, or signalling failed", "err", err)
+		return
+	}
+	if err := r.reform(claim, old); err != nil {
+		r.emit(Event{Type: EventError, Err: fmt.Errorf("re-forming the room: %w", err)})
 	}
 }
 
@@ -111,26 +141,38 @@ func (r *Room) reform(claim *signal.Client, old roomMeta) error {
 		return err
 	}
 	r.goServeKnocks(claim)
+	r.settle()
 	r.log.Warn("room: quorum lost; re-formed the room", "epoch", old.Epoch+1)
 	r.emit(Event{Type: EventRecovered, Epoch: old.Epoch + 1})
 	return nil
 }
 
-// rejoin leaves this member's stale epoch and knocks on the live room.
+// rejoin knocks on the room as a newcomer, after this member left its
+// stale epoch. A knock nobody answers in time fails with errNoAnswer.
 func (r *Room) rejoin(ctx context.Context) error {
-	r.dropEpoch()
 	r.updateMu.Lock()
 	r.seq = 0 // a new raft id is a new proposer
 	r.updateMu.Unlock()
-	if err := r.knock(ctx); err != nil {
+	knock, cancel := context.WithTimeout(ctx, r.opts.RecoveryTimeout)
+	err := r.knock(knock)
+	cancel()
+	if err != nil {
+		r.dropEpoch() // whatever the failed knock had started
+		if knock.Err() != nil && ctx.Err() == nil && !errors.Is(err, ErrRefused) && !errors.Is(err, ErrRoomNotFound) {
+			return fmt.Errorf("%w: %w", errNoAnswer, err)
+		}
 		return err
 	}
 	if err := r.node.Load().Read(ctx); err != nil {
 		return err
 	}
+	r.settle()
 	r.emit(Event{Type: EventRecovered, Epoch: r.sm.roomMeta().Epoch})
 	return nil
 }
+
+// errNoAnswer: a knock got no answer, so whoever holds the room id is gone.
+var errNoAnswer = errors.New("room: no answer from the room id")
 
 // dropEpoch stops the raft node and closes every connection of the epoch
 // this member is leaving.

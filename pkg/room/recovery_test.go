@@ -86,3 +86,42 @@ func TestRecoveryNeverKeepsStrictRaft(t *testing.T) {
 		}
 	}
 }
+
+// Two voters and a learner: when a voter vanishes, the survivors can reach
+// each other but hold no majority of voters. One re-forms the room, the other
+// finds it through the signalling server and rejoins.
+func TestVoterAndLearnerRecoverTogether(t *testing.T) {
+	url := startSignal(t)
+	newMember := func(name string, create bool) *member {
+		rec := newRecorder()
+		opts := testOptions(url, rec)
+		opts.RecoveryTimeout, opts.MaxVoters = time.Second, 2
+		var r *Room
+		var err error
+		if create {
+			r, err = Create(ctxT(t), name, "trio", []byte(`{"n":1}`), opts)
+		} else {
+			r, err = Join(ctxT(t), name, "trio", opts)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		t.Cleanup(func() { r.shutdown(nil) })
+		return &member{r, rec}
+	}
+	a, b, c := newMember("a", true), newMember("b", false), newMember("c", false)
+	if peers := c.Peers(); peers[2].Voter {
+		t.Fatalf("c should be a learner with MaxVoters 2: %+v", peers)
+	}
+	a.shutdown(errors.New("crashed"))
+	for _, m := range []*member{b, c} {
+		m.rec.waitFor(t, m.Self()+" recovering", func(e Event) bool { return e.Type == EventRecovered })
+	}
+	if _, err := c.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":2}]`)); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, `{"n":2}`, b, c)
+	if got := len(b.Peers()); got != 2 {
+		t.Fatalf("b sees %d members after recovery, want 2: %+v", got, b.Peers())
+	}
+}

@@ -142,6 +142,7 @@ func Create(ctx context.Context, participant, roomID string, initialState json.R
 		return nil, fmt.Errorf("create %s: %w", roomID, err)
 	}
 	r.startBackground()
+	r.settle()
 	return r, nil
 }
 
@@ -156,7 +157,7 @@ func Join(ctx context.Context, participant, roomID string, opts Options) (*Room,
 	r := newRoom(participant, roomID, opts, app, roomMeta{})
 	ctx, cancel := context.WithTimeout(ctx, r.opts.JoinTimeout)
 	defer cancel()
-	if err := r.knock(ctx); err != nil {
+	if err := r.knockUntilAnswered(ctx); err != nil {
 		r.shutdown(err)
 		if ctx.Err() != nil && !errors.Is(err, ErrRefused) && !errors.Is(err, ErrRoomNotFound) {
 			return nil, fmt.Errorf("join %s: %w: %w", roomID, ErrTimeout, err)
@@ -168,12 +169,14 @@ func Join(ctx context.Context, participant, roomID string, opts Options) (*Room,
 		return nil, fmt.Errorf("join %s: catching up: %w: %w", roomID, ErrTimeout, err)
 	}
 	r.startBackground()
-	// Ready means connected to every member too: without its own links a
-	// newcomer could not help elect the next doorman if this one vanished.
-	if err := r.awaitMesh(ctx); err != nil {
+	// Ready means connected to every member, and a voter while the room has
+	// room for voters: without its own links and vote a newcomer could not
+	// help elect the next doorman if this one vanished.
+	if err := r.awaitSettled(ctx); err != nil {
 		r.shutdown(err)
 		return nil, fmt.Errorf("join %s: connecting to the members: %w: %w", roomID, ErrTimeout, err)
 	}
+	r.settle()
 	return r, nil
 }
 
@@ -318,14 +321,26 @@ func (r *Room) isClosed() bool {
 
 func peerName(id uint64) string { return strconv.FormatUint(id, 10) }
 
-// awaitMesh waits until this member has a working connection to every other
-// member it knows of.
-func (r *Room) awaitMesh(ctx context.Context) error {
+// settle waits until the work queued so far (leader and membership
+// updates) is done, so Doorman and Peers are current when Create or Join
+// returns.
+func (r *Room) settle() {
+	done := make(chan struct{})
+	r.work.push(func() { r.refreshMembers(); close(done) })
+	select {
+	case <-done:
+	case <-r.stop:
+	}
+}
+
+// awaitSettled waits until this member has a working connection to every
+// other member it knows of and is a voter, or the room has its fill of voters.
+func (r *Room) awaitSettled(ctx context.Context) error {
 	check := time.NewTicker(20 * time.Millisecond)
 	defer check.Stop()
 	for {
 		r.work.push(r.refreshMembers)
-		if r.meshComplete() {
+		if r.meshComplete() && r.votingOrFull() {
 			return nil
 		}
 		select {
@@ -354,4 +369,37 @@ func (r *Room) meshComplete() bool {
 		}
 	}
 	return true
+}
+
+func (r *Room) votingOrFull() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.voters[r.self.Load()] {
+		return true
+	}
+	n := 0
+	for _, v := range r.voters {
+		if v {
+			n++
+		}
+	}
+	return n >= r.opts.MaxVoters
+}
+
+// knockUntilAnswered knocks, and knocks again while the doorman asks for it
+// (a doorman stepping down answers so), until ctx ends.
+func (r *Room) knockUntilAnswered(ctx context.Context) error {
+	for {
+		err := r.knock(ctx)
+		var refused *RefusedError
+		if !errors.As(err, &refused) || !refused.retry {
+			return err
+		}
+		r.log.Info("room: knocking again", "reason", refused.Reason)
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
 }

@@ -37,9 +37,12 @@ type knockPayload struct {
 // answerPayload is the doorman's ANSWER to a knock: admitted with a raft id
 // and the doorman's SDP answer, or refused with a reason.
 type answerPayload struct {
-	Admitted *admission  `json:"admitted,omitempty"`
-	Refused  string      `json:"refused,omitempty"`
-	Signal   mesh.Signal `json:"signal"`
+	Admitted *admission `json:"admitted,omitempty"`
+	Refused  string     `json:"refused,omitempty"`
+	// Retry marks a refusal that says nothing about the newcomer (the
+	// doorman is stepping down, for one): knock again shortly.
+	Retry  bool        `json:"retry,omitempty"`
+	Signal mesh.Signal `json:"signal"`
 }
 
 type admission struct {
