@@ -180,15 +180,15 @@ func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
 
 func (n *Node) proposeOnce(ctx context.Context, data []byte) (any, error) {
 	results := make(chan Result, 1)
-	var id uint64
-	if !n.do(func(c *Core) { id = c.Propose(data, func(r Result) { results <- r }) }) {
+	ids := make(chan uint64, 1)
+	if !n.do(func(c *Core) { ids <- c.Propose(data, func(r Result) { results <- r }) }) {
 		return nil, ErrStopped
 	}
 	select {
 	case r := <-results:
 		return r.Value, r.Err
 	case <-ctx.Done():
-		n.cancel(id)
+		n.cancel(ids)
 		return nil, fmt.Errorf("propose: %w: %w", ErrTimeout, ctx.Err())
 	case <-n.done:
 		return nil, ErrStopped
@@ -252,23 +252,26 @@ func (n *Node) Remove(ctx context.Context, id uint64) error {
 
 func (n *Node) await(ctx context.Context, what string, start func(*Core, func(error)) uint64) error {
 	errs := make(chan error, 1)
-	var id uint64
-	if !n.do(func(c *Core) { id = start(c, func(err error) { errs <- err }) }) {
+	ids := make(chan uint64, 1)
+	if !n.do(func(c *Core) { ids <- start(c, func(err error) { errs <- err }) }) {
 		return ErrStopped
 	}
 	select {
 	case err := <-errs:
 		return err
 	case <-ctx.Done():
-		n.cancel(id)
+		n.cancel(ids)
 		return fmt.Errorf("%s: %w: %w", what, ErrTimeout, ctx.Err())
 	case <-n.done:
 		return ErrStopped
 	}
 }
 
-func (n *Node) cancel(id uint64) {
-	n.do(func(c *Core) { c.Cancel(id) })
+// cancel forgets a request's caller. It runs on the node's goroutine after
+// the operation that started the request (operations run in order), so the
+// request id is there to take.
+func (n *Node) cancel(ids <-chan uint64) {
+	n.do(func(c *Core) { c.Cancel(<-ids) })
 }
 
 // TransferLeadership asks the leader (this member) to hand over leadership
