@@ -12,6 +12,12 @@ LOOPBACK_ONLY := $(shell unshare -n true 2>/dev/null && echo "unshare -n sh -c '
 
 all: test
 
+# make dist (the browser library in js/dist) and make test-e2e (browser tests alone).
+include mk/dist.mk
+include mk/e2e.mk
+
+dist: deps
+
 deps: node_modules/.installed
 	$(GO) mod download
 
@@ -21,7 +27,7 @@ node_modules/.installed: package.json package-lock.json
 
 lint:
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./pkg/signal ./pkg/mesh ./pkg/state ./pkg/raftnode ./pkg/room
+	GOOS=js GOARCH=wasm $(GO) vet ./pkg/signal ./pkg/mesh ./pkg/state ./pkg/raftnode ./pkg/room ./wasm
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 test: deps lint test-go

@@ -191,3 +191,21 @@ func (r *Room) awaitRemoval(ctx context.Context, n *raftnode.Node, self uint64) 
 func sortPeers(ps []PeerInfo) {
 	slices.SortFunc(ps, func(a, b PeerInfo) int { return strings.Compare(a.Participant, b.Participant) })
 }
+
+// HandOver makes another voter the doorman, if this member is the doorman;
+// a page whose tab is hidden (its timers throttled) calls it so that a
+// visible member stands for the room. It returns once another member leads.
+func (r *Room) HandOver(ctx context.Context) error {
+	n := r.node.Load()
+	if n == nil || r.isClosed() {
+		return ErrClosed
+	}
+	st := n.Status()
+	if st.Leader != st.ID {
+		return nil
+	}
+	if err := n.TransferLeadership(ctx, 0); err != nil {
+		return fmt.Errorf("room: hand over: %w", err)
+	}
+	return nil
+}

@@ -2,7 +2,11 @@ package room
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"testing"
+
+	"github.com/rooms-dev/rooms/pkg/state"
 )
 
 func TestEphemeralMessagesAndPresence(t *testing.T) {
@@ -43,5 +47,43 @@ func TestEphemeralMessagesAndPresence(t *testing.T) {
 		case p.Participant == "b" && (p.Doorman || p.State != "connected"):
 			t.Errorf("b entry wrong: %+v", p)
 		}
+	}
+}
+
+func TestReducersFromOptionsReplayOnNewcomers(t *testing.T) {
+	url := startSignal(t)
+	inc := state.ReducerFunc(func(doc state.Reader, payload json.RawMessage, ctx state.ActionContext) (state.Patch, error) {
+		var n int
+		if err := doc.Decode("/n", &n); err != nil {
+			return nil, err
+		}
+		return state.Patch{{Op: state.OpReplace, Path: "/n", Value: json.RawMessage(fmt.Sprint(n + 1))}}, nil
+	})
+	withReducers := func(rec *recorder) Options {
+		o := testOptions(url, rec)
+		o.Reducers = map[string]state.Reducer{"inc": inc}
+		return o
+	}
+	a, err := Create(ctxT(t), "a", "reducers", []byte(`{"n":0}`), withReducers(newRecorder()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.shutdown(nil) })
+	for range 3 {
+		if _, err := a.Dispatch(ctxT(t), "inc", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := Join(ctxT(t), "b", "reducers", withReducers(newRecorder()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.shutdown(nil) })
+	if _, err := b.Dispatch(ctxT(t), "inc", nil); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, `{"n":4}`, &member{a, nil}, &member{b, nil})
+	if _, err := b.Dispatch(ctxT(t), "nope", nil); !errors.Is(err, state.ErrUnknownAction) {
+		t.Fatalf("unknown action: %v", err)
 	}
 }

@@ -92,3 +92,17 @@ func TestForgingMemberIsRemoved(t *testing.T) {
 	}
 	converge(t, `{"n":1}`, a, c)
 }
+
+func TestDoormanHandsOver(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "handover", `{}`)
+	b := joinMember(t, url, "b", "handover")
+	if err := b.HandOver(ctxT(t)); err != nil { // not the doorman: nothing to do
+		t.Fatal(err)
+	}
+	if err := a.HandOver(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	b.rec.waitFor(t, "b becoming doorman", func(e Event) bool { return e.Type == EventDoormanChange && e.Doorman == "b" })
+	joinMember(t, url, "c", "handover") // the new doorman admits
+}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/rooms-dev/rooms/pkg/state"
 )
 
 // Options configures a member. The zero value works against the public
@@ -27,6 +29,11 @@ type Options struct {
 	// LoopbackOnly keeps every peer connection on 127.0.0.1 (tests, local
 	// tools; native builds only).
 	LoopbackOnly bool
+
+	// Reducers are the named actions of Dispatch, registered before the
+	// member replays any change: a newcomer catching up must be able to run
+	// every action in the log. Register adds more later.
+	Reducers map[string]state.Reducer
 
 	// Admit, on the doorman, decides whether a newcomer may enter: a non-nil
 	// error refuses it with the error's text as the reason. It runs after

@@ -72,6 +72,9 @@ func newRoom(participant, roomID string, opts Options, app *state.Machine, meta 
 		missing: map[uint64]time.Time{}, knocking: map[string]bool{}, dialing: map[uint64]bool{}, strikes: map[uint64]int{},
 		stop: make(chan struct{}),
 	}
+	for name, reducer := range opts.Reducers {
+		app.Register(name, reducer)
+	}
 	r.events = newQueue(r.deliver)
 	r.work = newQueue(func(f func()) { f() })
 	app.OnApply(r.onApplied)

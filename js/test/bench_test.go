@@ -1,0 +1,84 @@
+//go:build !js
+
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// brotliBudget is the most rooms.wasm may weigh, brotli-compressed, as a
+// CDN serves it (issue 5).
+const brotliBudget = 2.2e6
+
+// BenchmarkWasmSize reports rooms.wasm's size as built by make dist: raw,
+// gzip -9 and brotli -q 11 (the brotli binary; about a minute on two
+// cores), in bytes. It reports, it does not fail, when over budget.
+func BenchmarkWasmSize(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join(env.dist, "rooms.wasm"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	brotli, err := exec.LookPath("brotli")
+	if err != nil {
+		b.Fatalf("brotli is needed to measure rooms.wasm (apt-get install brotli): %v", err)
+	}
+	var gz, br int
+	for b.Loop() {
+		var buf bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		if _, err := w.Write(raw); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		gz = buf.Len()
+		out, err := exec.Command(brotli, "-q", "11", "-c", filepath.Join(env.dist, "rooms.wasm")).Output()
+		if err != nil {
+			b.Fatalf("brotli: %v", err)
+		}
+		br = len(out)
+	}
+	b.ReportMetric(float64(len(raw)), "raw-bytes")
+	b.ReportMetric(float64(gz), "gzip-bytes")
+	b.ReportMetric(float64(br), "brotli-bytes")
+	verdict := "within"
+	if br > brotliBudget {
+		verdict = "OVER"
+	}
+	b.Logf("rooms.wasm: raw %.2f MB, gzip -9 %.2f MB, brotli -q 11 %.2f MB: %s the %.1f MB brotli budget",
+		float64(len(raw))/1e6, float64(gz)/1e6, float64(br)/1e6, verdict, brotliBudget/1e6)
+}
+
+// BenchmarkBrowserRoom reports, for five Chromium pages in one room: page
+// load to Rooms usable (rooms.wasm fetched, compiled, Go started), create
+// and join times, update latency until all five pages applied it (p50,
+// p99) and updates/s with every page updating. Figures only; no asserts on
+// speed.
+func BenchmarkBrowserRoom(b *testing.B) {
+	var m map[string]float64
+	for b.Loop() {
+		out, err := runScenario("bench")
+		if err != nil {
+			b.Fatalf("scenario bench: %v\n%s", err, out)
+		}
+		_, line, ok := strings.Cut(out, "BENCH ")
+		if !ok {
+			b.Fatalf("scenario bench printed no figures:\n%s", out)
+		}
+		line, _, _ = strings.Cut(line, "\n")
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			b.Fatalf("scenario bench figures %q: %v", line, err)
+		}
+	}
+	for _, k := range []string{"loadMs", "createMs", "joinMs", "updateP50Ms", "updateP99Ms", "updatesPerSec"} {
+		b.ReportMetric(m[k], k)
+	}
+}

@@ -1,0 +1,331 @@
+// Browser end-to-end scenarios, one per run:
+//   node js/test/e2e.mjs <scenario> <base URL>
+// The base URL serves /dist/ (a built dist), /pages/ (js/test/pages) and
+// /signal/ (a PeerJS-protocol signalling server). Exit status 0 means the
+// scenario's assertions held. Run by js/test/e2e_test.go.
+import assert from 'node:assert/strict'
+import { chromium } from 'playwright-core'
+
+const [scenario, base] = process.argv.slice(2)
+const verbose = !!process.env.ROOMS_E2E_VERBOSE
+const roomId = `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+const WAIT = { timeout: 25000, polling: 25 }
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--allow-loopback-in-peer-connection', '--use-fake-ui-for-media-stream'],
+})
+
+let opened = 0
+// open loads a test page in a browser context of its own (like another
+// user's browser) and waits until window.Rooms is there.
+async function open(kind = 'script', hash = '') {
+  const n = opened++
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  page.on('pageerror', err => console.log(`[page ${n}] uncaught: ${err.message}`))
+  page.on('console', msg => {
+    if (verbose || msg.type() === 'error') console.log(`[page ${n}] ${msg.text()}`)
+  })
+  await page.goto(`${base}/pages/${kind}.html${hash}`)
+  await page.waitForFunction(() => window.Rooms && window.T, null, WAIT)
+  return page
+}
+
+function waitVersion(page, v) {
+  return page.waitForFunction(v => window.T.room && window.T.room.version >= v, v, WAIT)
+}
+
+// assertSameHistory checks that every page saw consecutive versions and
+// that pages agree on the patch and the state at every version they saw.
+async function assertSameHistory(pages) {
+  const logs = await Promise.all(pages.map(p => p.evaluate(() => window.T.log)))
+  const seen = new Map()
+  logs.forEach((log, i) => {
+    for (let k = 1; k < log.length; k++) {
+      assert.equal(log[k].version, log[k - 1].version + 1, `page ${i} skipped from version ${log[k - 1].version} to ${log[k].version}`)
+    }
+    for (const e of log) {
+      const first = seen.get(e.version)
+      const mine = { patch: e.patch, state: e.state }
+      if (first) assert.deepEqual(mine, first.entry, `pages ${first.page} and ${i} differ at version ${e.version}`)
+      else seen.set(e.version, { page: i, entry: mine })
+    }
+  })
+  return logs
+}
+
+// allVoters waits until every page lists n voters: a room survives losing
+// one of three voters, not one of two.
+function allVoters(pages, n) {
+  return Promise.all(pages.map(p => p.waitForFunction(n => window.T.room.peers.filter(m => m.voter).length === n, n, WAIT)))
+}
+
+const scenarios = {
+  // (a) The script-tag build: two pages form a room, update it, see the
+  // same history; typed errors; ephemeral messages; leave.
+  async script() {
+    const [a, b] = await Promise.all([open(), open()])
+
+    const bad = await a.evaluate(() => {
+      const { Room } = window.Rooms
+      const tries = {
+        participant: () => Room.create(5, 'x', {}),
+        state: () => Room.create('a', 'x', 7),
+        option: () => Room.create('a', 'x', {}, { hots: 'typo' }),
+        join: () => Room.join('a', ''),
+        construct: () => new Room(),
+      }
+      const out = {}
+      for (const [k, fn] of Object.entries(tries)) {
+        try { fn(); out[k] = 'no error' } catch (err) { out[k] = `${err.name}: ${err.message}` }
+      }
+      return out
+    })
+    for (const [k, v] of Object.entries(bad)) assert.match(v, /^TypeError: rooms: /, `bad use (${k}) must throw a TypeError`)
+
+    const initial = { count: 0, seats: { a: null }, deep: { k: [1, 2] } }
+    const sa = await a.evaluate(([id, init]) => window.T.create('alice', id, init), [roomId, initial])
+    assert.deepEqual({ doorman: sa.doorman, peers: sa.peers, version: sa.version }, { doorman: 'alice', peers: ['alice'], version: 0 })
+
+    const exists = await b.evaluate(id => window.T.outcome(window.Rooms.Room.create('bob', id, {}, window.T.options()).ready), roomId)
+    assert.equal(exists.name, 'RoomExistsError', JSON.stringify(exists))
+    const missing = await b.evaluate(id => window.T.outcome(window.Rooms.Room.join('bob', id + '-nobody', window.T.options()).ready), roomId)
+    assert.equal(missing.name, 'RoomNotFoundError', JSON.stringify(missing))
+
+    const sb = await b.evaluate(id => window.T.join('bob', id), roomId)
+    assert.deepEqual(sb.peers, ['alice', 'bob'])
+    assert.equal(sb.doorman, 'alice')
+    assert.deepEqual(JSON.parse(sb.state), initial)
+
+    // update resolves with the new state, which shares what did not change.
+    const shared = await a.evaluate(async () => {
+      const before = window.T.room.state
+      const after = await window.T.room.update([{ op: 'replace', path: '/count', value: 1 }])
+      return { count: after.count, same: after === window.T.room.state, deep: before.deep === after.deep, fresh: before !== after, frozen: Object.isFrozen(after) }
+    })
+    assert.deepEqual(shared, { count: 1, same: true, deep: true, fresh: true, frozen: true })
+    await b.evaluate(() => window.T.room.update([{ op: 'replace', path: '/count', value: 2 }]))
+    const conflict = await a.evaluate(() => window.T.outcome(window.T.room.update([
+      { op: 'test', path: '/count', value: 99 }, { op: 'replace', path: '/count', value: 100 },
+    ])))
+    assert.equal(conflict.name, 'ConflictError', JSON.stringify(conflict))
+    await b.evaluate(() => window.T.room.update([{ op: 'add', path: '/seats/b', value: 'bob' }]))
+
+    await Promise.all([waitVersion(a, 3), waitVersion(b, 3)])
+    const [la, lb] = await assertSameHistory([a, b])
+    assert.deepEqual(la.map(e => e.version), [1, 2, 3])
+    assert.deepEqual(lb.map(e => e.version), [1, 2, 3])
+    assert.deepEqual(la.map(e => e.proposer), ['alice', 'bob', 'bob'])
+    assert.deepEqual(JSON.parse(la[2].state), { count: 2, seats: { a: null, b: 'bob' }, deep: { k: [1, 2] } })
+
+    await a.evaluate(() => window.T.room.send({ hi: 1 }))
+    await b.waitForFunction(() => window.T.events.some(e => e[0] === 'message'), null, WAIT)
+    assert.deepEqual(await b.evaluate(() => window.T.events.find(e => e[0] === 'message')), ['message', { hi: 1 }, 'alice'])
+
+    await b.evaluate(() => window.T.room.leave())
+    const after = await b.evaluate(() => window.T.outcome(window.T.room.update([])))
+    assert.equal(after.name, 'ClosedError', JSON.stringify(after))
+    await a.waitForFunction(() => window.T.room.peers.length === 1, null, WAIT)
+    assert.ok(await a.evaluate(() => window.T.events.some(e => e[0] === 'peer-leave' && e[1] === 'bob')), 'alice saw no peer-leave for bob')
+  },
+
+  // (b) The ES module build, with reducers registered on every member.
+  async esm() {
+    const [a, b] = await Promise.all([open('esm'), open('esm')])
+    const register = () => {
+      const r = window.T.room
+      r.register('push', (s, p, ctx) => ({ ...s, n: s.n + p.by, list: [...s.list, ctx.proposer] }))
+      r.register('boom', () => { throw new Error('no moves left') })
+    }
+    await a.evaluate(id => {
+      // The doorman's admit hook is async; it sees the knock's metadata.
+      const admit = async k => {
+        await new Promise(resolve => setTimeout(resolve, 10))
+        return k.participantId === 'mallory' ? `no ${k.metadata.role}s` : true
+      }
+      window.T.track(window.Rooms.Room.create('alice', id, { n: 0, list: [], untouched: { x: 1 } }, window.T.options({ admit })))
+    }, roomId)
+    await a.evaluate(register)
+    await a.evaluate(() => window.T.room.ready)
+    const refused = await b.evaluate(id => window.T.outcome(window.Rooms.Room.join('mallory', id, window.T.options({ metadata: { role: 'spy' } })).ready), roomId)
+    assert.deepEqual([refused.name, refused.reason], ['RefusedError', 'no spys'], JSON.stringify(refused))
+    await b.evaluate(id => { window.T.track(window.Rooms.Room.join('bob', id, window.T.options())) }, roomId)
+    await b.evaluate(register) // before ready: the shim holds it until the room is there
+    await b.evaluate(() => window.T.room.ready)
+
+    const res = await b.evaluate(async () => {
+      const before = window.T.room.state
+      const after = await window.T.room.dispatch('push', { by: 2 })
+      return { n: after.n, untouched: before.untouched === after.untouched }
+    })
+    assert.deepEqual(res, { n: 2, untouched: true })
+    await a.evaluate(() => window.T.room.dispatch('push', { by: 3 }))
+    const boom = await a.evaluate(() => window.T.outcome(window.T.room.dispatch('boom')))
+    assert.equal(boom.name, 'ReducerError', JSON.stringify(boom))
+    assert.match(boom.message, /no moves left/)
+    const unknown = await b.evaluate(() => window.T.outcome(window.T.room.dispatch('nope', 1)))
+    assert.equal(unknown.name, 'ReducerError', JSON.stringify(unknown))
+
+    await Promise.all([waitVersion(a, 2), waitVersion(b, 2)])
+    const [la] = await assertSameHistory([a, b])
+    assert.deepEqual(JSON.parse(la.at(-1).state), { n: 5, list: ['bob', 'alice'], untouched: { x: 1 } })
+    const url = await a.evaluate(() => performance.getEntriesByType('resource').map(e => e.name).find(n => n.endsWith('.wasm')))
+    assert.equal(new URL(url).pathname, '/dist/rooms.wasm', 'the ES module must load rooms.wasm from next to itself')
+  },
+
+  // (c) Five pages converge; racing conditional updates: exactly one wins.
+  async five() {
+    const pages = await Promise.all([0, 1, 2, 3, 4].map(() => open()))
+    const names = ['p0', 'p1', 'p2', 'p3', 'p4']
+    await pages[0].evaluate(id => window.T.create('p0', id, { seat: null, by: {} }), roomId)
+    // Four knock at once: the doorman admits them concurrently.
+    const joined = await Promise.all(pages.slice(1).map((p, i) => p.evaluate(([self, id]) => window.T.join(self, id), [names[i + 1], roomId])))
+    for (const s of joined) assert.ok(s.peers.includes('p0') && s.peers.includes(s.self), JSON.stringify(s))
+    await Promise.all(pages.map(p => p.waitForFunction(() => window.T.room.peers.length === 5, null, WAIT)))
+
+    const results = await Promise.all(pages.map((p, i) => p.evaluate(me => window.T.outcome(window.T.room.update([
+      { op: 'test', path: '/seat', value: null }, { op: 'replace', path: '/seat', value: me },
+    ])), names[i])))
+    const winners = results.flatMap((r, i) => (r.ok ? [names[i]] : []))
+    assert.equal(winners.length, 1, `exactly one conditional update wins: ${JSON.stringify(results)}`)
+    for (const r of results.filter(r => !r.ok)) assert.equal(r.name, 'ConflictError', JSON.stringify(r))
+
+    // Everyone counts up once, concurrently: five more versions.
+    await Promise.all(pages.map(p => p.evaluate(() => window.T.room.update([{ op: 'add', path: `/by/${window.T.room.self}`, value: 1 }]))))
+    const top = Math.max(...await Promise.all(pages.map(p => p.evaluate(() => window.T.room.version))))
+    await Promise.all(pages.map(p => waitVersion(p, top)))
+    const logs = await assertSameHistory(pages)
+    const final = JSON.parse(logs[0].find(e => e.version === top).state)
+    assert.equal(final.seat, winners[0])
+    assert.deepEqual(Object.keys(final.by).sort(), names)
+  },
+
+  // (d) The doorman's page closes: another member becomes doorman, the
+  // room goes on, and a newcomer can still join by the room id.
+  async failover() {
+    const pages = await Promise.all([open(), open(), open()])
+    const opts = { peerTimeout: 4000 }
+    await pages[0].evaluate(([id, o]) => window.T.create('alice', id, { log: [] }, o), [roomId, opts])
+    await pages[1].evaluate(([id, o]) => window.T.join('bob', id, o), [roomId, opts])
+    await pages[2].evaluate(([id, o]) => window.T.join('carol', id, o), [roomId, opts])
+    await pages[1].evaluate(() => window.T.room.update([{ op: 'add', path: '/log/-', value: 'before' }]))
+
+    await allVoters(pages, 3)
+    await pages[0].context().close()
+    const rest = pages.slice(1)
+    await Promise.all(rest.map(p => p.waitForFunction(() => ['bob', 'carol'].includes(window.T.room.doorman), null, WAIT)))
+    const doormen = await Promise.all(rest.map(p => p.evaluate(() => window.T.room.doorman)))
+    assert.equal(doormen[0], doormen[1], 'bob and carol agree on the new doorman')
+    await pages[2].evaluate(() => window.T.room.update([{ op: 'add', path: '/log/-', value: 'after' }]))
+
+    const dave = await open()
+    const s = await dave.evaluate(([id, o]) => window.T.join('dave', id, o), [roomId, opts])
+    assert.deepEqual(JSON.parse(s.state), { log: ['before', 'after'] })
+    assert.ok(s.peers.includes('bob') && s.peers.includes('carol') && s.peers.includes('dave'), JSON.stringify(s.peers))
+    await dave.evaluate(() => window.T.room.update([{ op: 'add', path: '/log/-', value: 'dave' }]))
+    await Promise.all([...rest, dave].map(p => waitVersion(p, 3)))
+    await assertSameHistory([...rest, dave])
+  },
+
+  // A native Go member (pkg/room on pion's native stack, started by the Go
+  // test) and a page in one room. The page creates ROOMS_E2E_ROOM, prints
+  // CREATED, waits for the Go member's update, then updates in turn.
+  async native() {
+    const id = process.env.ROOMS_E2E_ROOM
+    const a = await open()
+    await a.evaluate(id => window.T.create('alice', id, { from: [] }), id)
+    console.log('CREATED')
+    await a.waitForFunction(() => window.T.room.state.from.includes('gopher'), null, WAIT)
+    assert.ok(await a.evaluate(() => window.T.room.peers.some(p => p.id === 'gopher')), 'the page lists the Go member')
+    const log = await a.evaluate(() => window.T.log)
+    assert.equal(log.at(-1).proposer, 'gopher')
+    await a.evaluate(() => window.T.room.update([{ op: 'add', path: '/from/-', value: 'alice' }]))
+    await a.waitForFunction(() => window.T.events.some(e => e[0] === 'message' && e[2] === 'gopher'), null, WAIT)
+  },
+
+  // (e) The React hooks re-render on changes, and only where the part of
+  // the state a component selects changed.
+  async react() {
+    const r = await open('react', `#${encodeURIComponent(`alice|${roomId}|create`)}`)
+    await r.waitForFunction(() => document.getElementById('count')?.textContent === 'count=0', null, WAIT)
+    const otherRenders = await r.evaluate(() => window.renders.other)
+    const b = await open()
+    await b.evaluate(id => window.T.join('bob', id), roomId)
+    await b.evaluate(() => window.T.room.update([{ op: 'replace', path: '/count', value: 1 }]))
+    await r.waitForFunction(() => document.getElementById('count').textContent === 'count=1', null, WAIT)
+    await b.evaluate(() => window.T.room.update([{ op: 'replace', path: '/count', value: 2 }]))
+    await r.waitForFunction(() => document.getElementById('count').textContent === 'count=2', null, WAIT)
+    assert.equal(await r.evaluate(() => window.renders.other), otherRenders, 'a component whose part did not change must not re-render')
+    await b.evaluate(() => window.T.room.update([{ op: 'replace', path: '/other/label', value: 'y' }]))
+    await r.waitForFunction(() => document.getElementById('other').textContent === 'other=y', null, WAIT)
+  },
+}
+
+// bench: figures for BenchmarkBrowserRoom, printed as one JSON line
+// "BENCH {...}": page load to Rooms usable, join time, update latency to
+// all of 5 pages (p50/p99), and updates/s with every page updating.
+scenarios.bench = async function bench() {
+  const pages = await Promise.all([0, 1, 2, 3, 4].map(() => open()))
+  // Page load to Rooms usable: from navigation start to the Go runtime
+  // answering, including fetching and compiling rooms.wasm.
+  const loadMs = await pages[0].evaluate(async () => {
+    await window.Rooms.Room.preload()
+    return performance.now()
+  })
+  const created = await pages[0].evaluate(async id => {
+    const start = performance.now()
+    await window.T.create('p0', id, { n: 0, by: {} })
+    return performance.now() - start
+  }, roomId)
+  const joins = []
+  for (let i = 1; i < 5; i++) {
+    joins.push(await pages[i].evaluate(async ([self, id]) => {
+      const start = performance.now()
+      await window.T.join(self, id)
+      return performance.now() - start
+    }, [`p${i}`, roomId]))
+  }
+  await Promise.all(pages.map(p => p.waitForFunction(() => window.T.room.peers.length === 5, null, WAIT)))
+  // Each page stamps, in the shared wall clock, when it saw each version.
+  await Promise.all(pages.map(p => p.evaluate(() => {
+    window.T.seen = {}
+    window.T.room.on('state-update', c => { window.T.seen[c.version] = performance.timeOrigin + performance.now() })
+  })))
+  const latencies = []
+  for (let k = 0; k < 60; k++) {
+    const { version, sent } = await pages[0].evaluate(async k => {
+      const sent = performance.timeOrigin + performance.now()
+      await window.T.room.update([{ op: 'replace', path: '/n', value: k }])
+      return { version: window.T.room.version, sent }
+    }, k)
+    await Promise.all(pages.map(p => waitVersion(p, version)))
+    const seen = await Promise.all(pages.map(p => p.evaluate(v => window.T.seen[v], version)))
+    if (k >= 10) latencies.push(Math.max(...seen) - sent) // the first ones warm up
+  }
+  latencies.sort((a, b) => a - b)
+  const pct = q => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
+  const perPage = 20
+  const start = Date.now()
+  await Promise.all(pages.map(p => p.evaluate(async n => {
+    for (let i = 0; i < n; i++) await window.T.room.update([{ op: "add", path: `/by/${window.T.room.self}`, value: i }])
+  }, perPage)))
+  const rate = (5 * perPage) / ((Date.now() - start) / 1000)
+  console.log('BENCH ' + JSON.stringify({
+    loadMs, createMs: created, joinMs: joins.reduce((a, b) => a + b, 0) / joins.length,
+    updateP50Ms: pct(0.5), updateP99Ms: pct(0.99), updatesPerSec: rate,
+  }))
+}
+
+const run = scenarios[scenario]
+let failed = false
+try {
+  if (!run) throw new Error(`unknown scenario ${JSON.stringify(scenario)}; one of ${Object.keys(scenarios).join(', ')}`)
+  await run()
+} catch (err) {
+  failed = true
+  console.error(`scenario ${scenario} failed:`, err)
+} finally {
+  await browser.close()
+}
+process.exit(failed ? 1 : 0)

@@ -1,0 +1,70 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/rooms-dev/rooms/pkg/room"
+)
+
+// jsOptions is the options object as the shim encodes it (already checked
+// and defaulted there; durations in milliseconds).
+type jsOptions struct {
+	SignalURL   string          `json:"signalURL"`
+	Key         string          `json:"key"`
+	AppID       string          `json:"appId"`
+	ICEServers  []jsICEServer   `json:"iceServers"`
+	MaxVoters   int             `json:"maxVoters"`
+	MaxMembers  int             `json:"maxMembers"`
+	Metadata    json.RawMessage `json:"metadata"`
+	JoinTimeout float64         `json:"joinTimeout"`
+	PeerTimeout float64         `json:"peerTimeout"`
+	// UpdateTimeout bounds update, dispatch and read; the shim's concern,
+	// carried here so the Go side owns every deadline.
+	UpdateTimeout float64 `json:"updateTimeout"`
+	Debug         bool    `json:"debug"`
+}
+
+type jsICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username"`
+	Credential string   `json:"credential"`
+}
+
+// parseOptions decodes the shim's options into room.Options and the
+// update deadline.
+func parseOptions(raw string) (room.Options, time.Duration, error) {
+	var o jsOptions
+	if raw != "" {
+		if err := json.Unmarshal([]byte(raw), &o); err != nil {
+			return room.Options{}, 0, fmt.Errorf("%w: options: %v", errBadArgument, err)
+		}
+	}
+	opts := room.Options{
+		SignalURL: o.SignalURL, SignalKey: o.Key, AppID: o.AppID,
+		MaxVoters: o.MaxVoters, MaxMembers: o.MaxMembers, Metadata: o.Metadata,
+		JoinTimeout: millis(o.JoinTimeout), PeerTimeout: millis(o.PeerTimeout),
+	}
+	for _, s := range o.ICEServers {
+		ice := webrtc.ICEServer{URLs: s.URLs, Username: s.Username}
+		if s.Credential != "" {
+			ice.Credential = s.Credential
+		}
+		opts.ICEServers = append(opts.ICEServers, ice)
+	}
+	if o.Debug {
+		opts.Logger = slog.Default()
+	}
+	update := millis(o.UpdateTimeout)
+	if update <= 0 {
+		update = 30 * time.Second
+	}
+	return opts, update, nil
+}
+
+func millis(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
