@@ -336,14 +336,18 @@ func (r *Room) settle() {
 	}
 }
 
-// awaitSettled waits until this member has a working connection to every
-// other member it knows of and is a voter, or the room has its fill of voters.
+// awaitSettled waits until this member is a voter (or the room has its fill
+// of voters) and has a working connection to every other member. A member
+// that died and is not removed yet must not hold a newcomer up for
+// PeerTimeout: after meshGrace, connections to the doorman and to a majority
+// of the voters are enough.
 func (r *Room) awaitSettled(ctx context.Context) error {
 	check := time.NewTicker(20 * time.Millisecond)
 	defer check.Stop()
+	start := time.Now()
 	for {
 		r.work.push(r.refreshMembers)
-		if r.meshComplete() && r.votingOrFull() {
+		if r.votingOrFull() && (r.meshComplete() || (time.Since(start) > meshGrace && r.meshSufficient())) {
 			return nil
 		}
 		select {
@@ -405,4 +409,15 @@ func (r *Room) knockUntilAnswered(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// meshGrace is how long Join waits for a connection to every member before
+// it settles for the doorman and a majority of the voters.
+const meshGrace = time.Second
+
+func (r *Room) meshSufficient() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	leader := r.leader
+	return leader != 0 && (leader == r.self.Load() || r.connectedLocked(leader)) && r.reachesMajorityLocked()
 }
