@@ -69,7 +69,7 @@ func (m *member) eventJSON(e room.Event) ([]byte, error) {
 
 func (m *member) stateUpdate(e room.Event) ([]byte, error) {
 	u := stateUpdateJSON{Version: e.Version}
-	if e.Change == nil || e.Change.Proposer == "" {
+	if e.Restored || e.Change == nil || e.Change.Proposer == "" {
 		// A restored snapshot: no patch leads there, send the document.
 		// The version read with it may be ahead of e.Version; the shim
 		// skips the events it already has.

@@ -304,7 +304,7 @@ func (m *member) stateUpdate(e room.Event) {
 	if e.Version <= m.version {
 		return // already part of the state reported
 	}
-	restored := e.Change == nil || e.Change.Proposer == ""
+	restored := e.Restored || e.Change == nil || e.Change.Proposer == ""
 	if restored || e.Version != m.version+1 || m.replay(e.Patch) != nil {
 		if err := m.resync(); err != nil {
 			m.out.write(errorLine{Event: "error", Message: err.Error()})

@@ -37,6 +37,10 @@ type Event struct {
 	Change  *state.Change
 	Patch   state.Patch
 	Version uint64
+	// Restored marks a state-update where a snapshot replaced the whole
+	// document (a newcomer catching up, a member far behind): no patch leads
+	// there, read the state instead. Change is nil then.
+	Restored bool
 	// Data is an ephemeral message's payload (message).
 	Data json.RawMessage
 	// Err is the error (error, closed).

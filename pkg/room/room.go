@@ -96,6 +96,10 @@ func (r *Room) onApplied(a state.Applied) {
 	if !a.Changed {
 		return
 	}
+	if a.Restored {
+		r.emit(Event{Type: EventStateUpdate, Restored: true, Version: a.Result.Version})
+		return
+	}
 	change := a.Change
 	r.emit(Event{Type: EventStateUpdate, Change: &change, Patch: a.Patch, Version: a.Result.Version})
 }
