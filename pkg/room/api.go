@@ -6,18 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rooms-dev/rooms/pkg/raftnode"
 	"github.com/rooms-dev/rooms/pkg/state"
 )
-
-// attemptTimeout bounds one attempt of a proposal: a proposal lost in a
-// leader change is proposed again (same sequence number, so it is applied
-// at most once) instead of waiting for the caller's whole deadline.
-const attemptTimeout = 3 * time.Second
 
 // Update applies a JSON Patch (RFC 6902) to the room's state and returns the
 // state version after it, once the change is committed and applied on this
@@ -38,34 +32,24 @@ func (r *Room) Dispatch(ctx context.Context, name string, payload json.RawMessag
 func (r *Room) Register(name string, reducer state.Reducer) { r.app.Register(name, reducer) }
 
 func (r *Room) propose(ctx context.Context, c state.Change) (uint64, error) {
-	n := r.node.Load()
-	if n == nil || r.isClosed() {
+	if r.node.Load() == nil || r.isClosed() {
 		return 0, ErrClosed
 	}
-	// One change in flight per member: sequence numbers must apply in
-	// order for retries to be recognised.
-	r.updateMu.Lock()
-	defer r.updateMu.Unlock()
-	r.seq++
-	c.Proposer, c.Seq = strconv.FormatUint(r.self.Load(), 10), r.seq
-	data, err := state.EncodeChange(c)
-	if err != nil {
-		return 0, err
+	p := &proposal{change: c, done: make(chan proposalResult, 1)}
+	select {
+	case r.proposals <- p:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	case <-r.stop:
+		return 0, ErrClosed
 	}
-	for {
-		attempt, cancel := context.WithTimeout(ctx, attemptTimeout)
-		v, err := n.Propose(attempt, data)
-		cancel()
-		switch {
-		case err == nil:
-			res := v.(state.Result)
-			return res.Version, res.Err
-		case errors.Is(err, raftnode.ErrStopped):
-			return 0, ErrClosed
-		case ctx.Err() != nil:
-			return 0, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
-		}
-		// The attempt timed out with time left: propose again.
+	select {
+	case res := <-p.done:
+		return res.version, res.err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	case <-r.stop:
+		return 0, ErrClosed
 	}
 }
 

@@ -209,31 +209,43 @@ func BenchmarkUpdate(b *testing.B) {
 // one update in flight at a time) and counts updates applied on all members
 // per second.
 func BenchmarkThroughput(b *testing.B) {
+	// callers is the number of goroutines updating through each member at
+	// once: one shows the round-trip bound of a member's sequential updates,
+	// more show group commit (a member's concurrent updates share entries).
+	for _, callers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) { benchThroughput(b, callers) })
+	}
+}
+
+func benchThroughput(b *testing.B, callers int) {
 	url := startSignal(b)
 	watch := newApplyWatch()
-	rooms, names := benchRoom(b, url, "bench-throughput", benchMembers, watch, nil)
+	rooms, names := benchRoom(b, url, fmt.Sprintf("bench-throughput-%d", callers), benchMembers, watch, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	const perMember = 1000
+	const perCaller = 500
 	var total int
 	var elapsed time.Duration
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
 		var wg sync.WaitGroup
-		errs := make([]error, len(rooms))
-		last := make([]uint64, len(rooms))
+		errs := make([]error, len(rooms)*callers)
+		last := make([]uint64, len(rooms)*callers)
 		for i, r := range rooms {
-			wg.Go(func() {
-				for k := range perMember {
-					v, err := r.Update(ctx, patch(b, fmt.Sprintf(`[{"op":"add","path":"/%s","value":%d}]`, names[i], k)))
-					if err != nil {
-						errs[i] = err
-						return
+			for c := range callers {
+				slot := i*callers + c
+				wg.Go(func() {
+					for k := range perCaller {
+						v, err := r.Update(ctx, patch(b, fmt.Sprintf(`[{"op":"add","path":"/%s","value":%d}]`, names[i], k)))
+						if err != nil {
+							errs[slot] = err
+							return
+						}
+						last[slot] = max(last[slot], v)
 					}
-					last[i] = v
-				}
-			})
+				})
+			}
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
@@ -243,7 +255,7 @@ func BenchmarkThroughput(b *testing.B) {
 			b.Fatal(err)
 		}
 		elapsed += time.Since(start)
-		total += perMember * len(rooms)
+		total += perCaller * len(rooms) * callers
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(total)/elapsed.Seconds(), "updates/s")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/rooms-dev/rooms/pkg/state"
@@ -85,5 +86,54 @@ func TestReducersFromOptionsReplayOnNewcomers(t *testing.T) {
 	converge(t, `{"n":4}`, &member{a, nil}, &member{b, nil})
 	if _, err := b.Dispatch(ctxT(t), "nope", nil); !errors.Is(err, state.ErrUnknownAction) {
 		t.Fatalf("unknown action: %v", err)
+	}
+}
+
+// Many updates at once through one member share raft entries (group commit)
+// and each still gets its own answer: here exactly one of the racing
+// conditional updates wins, and every plain update lands.
+func TestConcurrentUpdatesFromOneMember(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "burst", `{"seat":null,"log":[]}`)
+	b := joinMember(t, url, "b", "burst")
+	const n = 40
+	errs := make([]error, n)
+	versions := make([]uint64, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ops := fmt.Sprintf(`[{"op":"add","path":"/log/-","value":%d}]`, i)
+			if i%4 == 0 {
+				ops = fmt.Sprintf(`[{"op":"test","path":"/seat","value":null},{"op":"replace","path":"/seat","value":%d}]`, i)
+			}
+			versions[i], errs[i] = b.Update(ctxT(t), patch(t, ops))
+		})
+	}
+	wg.Wait()
+	wins, seen := 0, map[uint64]bool{}
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if seen[versions[i]] {
+				t.Fatalf("two updates answered with version %d", versions[i])
+			}
+			seen[versions[i]] = true
+			if i%4 == 0 {
+				wins++
+			}
+		case i%4 != 0 || !errors.Is(err, state.ErrConflict):
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d conditional updates won, want 1", wins)
+	}
+	doc, err := a.Read(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Log []int }
+	if err := json.Unmarshal(doc, &got); err != nil || len(got.Log) != n-n/4 {
+		t.Fatalf("log has %d entries (%v), want %d", len(got.Log), err, n-n/4)
 	}
 }

@@ -33,7 +33,7 @@ func newMachine(meta roomMeta, app *state.Machine) *machine {
 	return &machine{meta: meta, app: app}
 }
 
-func (m *machine) Apply(index uint64, data []byte) any { return m.app.ApplyEntry(index, data) }
+func (m *machine) Apply(index uint64, data []byte) any { return m.app.Apply(index, data) }
 
 func (m *machine) Snapshot() ([]byte, error) {
 	m.mu.RLock()

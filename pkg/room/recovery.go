@@ -150,9 +150,6 @@ func (r *Room) reform(claim *signal.Client, old roomMeta) error {
 // rejoin knocks on the room as a newcomer, after this member left its
 // stale epoch. A knock nobody answers in time fails with errNoAnswer.
 func (r *Room) rejoin(ctx context.Context) error {
-	r.updateMu.Lock()
-	r.seq = 0 // a new raft id is a new proposer
-	r.updateMu.Unlock()
 	knock, cancel := context.WithTimeout(ctx, r.opts.RecoveryTimeout)
 	err := r.knock(knock)
 	cancel()

@@ -49,8 +49,7 @@ type Room struct {
 	dialing   map[uint64]bool // members being dialled
 	strikes   map[uint64]int  // bad frames received, per member
 	closed    bool
-	updateMu  sync.Mutex // one change in flight per member, so seqs apply in order
-	seq       uint64
+	proposals chan *proposal // to the proposer goroutine (proposer.go)
 	stop      chan struct{}
 	stopOnce  sync.Once
 	closedErr error
@@ -75,8 +74,10 @@ func newRoom(participant, roomID string, opts Options, app *state.Machine, meta 
 	for name, reducer := range opts.Reducers {
 		app.Register(name, reducer)
 	}
+	r.proposals = make(chan *proposal)
 	r.events = newQueue(r.deliver)
 	r.work = newQueue(func(f func()) { f() })
+	r.wg.Go(r.runProposer)
 	app.OnApply(r.onApplied)
 	return r
 }

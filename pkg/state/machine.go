@@ -43,10 +43,32 @@ type Applied struct {
 	Duplicate bool
 }
 
-// session is what the machine remembers of one proposer for exactly-once.
+// session is what the machine remembers of one proposer for exactly-once:
+// its last change's seq and result, and, when that change came in a batch,
+// the results of all of the proposer's changes in that batch, so that a
+// retried batch gets every one of its answers back.
 type session struct {
 	seq    uint64
 	result Result
+	batch  []seqResult
+}
+
+type seqResult struct {
+	seq    uint64
+	result Result
+}
+
+// remembered returns the remembered result of seq, if there is one.
+func (s session) remembered(seq uint64) (Result, bool) {
+	if seq == s.seq {
+		return s.result, true
+	}
+	for _, b := range s.batch {
+		if b.seq == seq {
+			return b.result, true
+		}
+	}
+	return Result{}, false
 }
 
 // Machine is a room's replicated JSON document. Apply, Snapshot and Restore
@@ -145,7 +167,12 @@ func (m *Machine) notify(a Applied) {
 // the remembered Result is returned, for an older one ErrStale. Empty data
 // (raft's own empty entries, which no change encodes to) is a no-op: no
 // error, no OnApply call.
+//
+// A batch entry (EncodeBatch) returns a []Result instead, one per change.
 func (m *Machine) Apply(index uint64, data []byte) any {
+	if len(data) > 0 && data[0] == batchFormat {
+		return m.ApplyBatch(index, data)
+	}
 	return m.ApplyEntry(index, data)
 }
 
@@ -157,12 +184,21 @@ func (m *Machine) ApplyEntry(index uint64, data []byte) Result {
 		m.index = index
 		return Result{Version: m.version}
 	}
+	return m.applyOne(index, data)
+}
+
+func (m *Machine) applyOne(index uint64, data []byte) Result {
+	r, _ := m.applyOneChange(index, data)
+	return r
+}
+
+func (m *Machine) applyOneChange(index uint64, data []byte) (Result, Change) {
 	c, decodeErr := decodeChange(data)
 	m.mu.Lock()
 	a := m.apply(index, c, decodeErr)
 	m.mu.Unlock()
 	m.notify(a)
-	return a.Result
+	return a.Result, c
 }
 
 // apply runs with m.mu held.
@@ -174,8 +210,8 @@ func (m *Machine) apply(index uint64, c Change, decodeErr error) Applied {
 		return a
 	}
 	last, ok := m.sessions[c.Proposer]
-	if ok && c.Seq == last.seq {
-		a.Result, a.Duplicate = last.result, true
+	if res, again := last.remembered(c.Seq); ok && again {
+		a.Result, a.Duplicate = res, true
 		return a
 	}
 	if ok && c.Seq < last.seq {

@@ -31,6 +31,15 @@ type sessionJSON struct {
 	Result   uint64   `json:"result"`
 	Error    string   `json:"error,omitempty"`
 	Kinds    []string `json:"kinds,omitempty"`
+	// Batch holds the proposer's results of its last batch, if any.
+	Batch []batchResultJSON `json:"batch,omitempty"`
+}
+
+type batchResultJSON struct {
+	Seq    uint64   `json:"seq"`
+	Result uint64   `json:"result"`
+	Error  string   `json:"error,omitempty"`
+	Kinds  []string `json:"kinds,omitempty"`
 }
 
 // Snapshot returns the full state: document, version, last raft index and
@@ -68,6 +77,13 @@ func (m *Machine) sessionList() []sessionJSON {
 		if s.result.Err != nil {
 			j.Error = s.result.Err.Error()
 			j.Kinds = kindNames(s.result.Err)
+		}
+		for _, b := range s.batch {
+			bj := batchResultJSON{Seq: b.seq, Result: b.result.Version}
+			if b.result.Err != nil {
+				bj.Error, bj.Kinds = b.result.Err.Error(), kindNames(b.result.Err)
+			}
+			j.Batch = append(j.Batch, bj)
 		}
 		list = append(list, j)
 	}
@@ -139,14 +155,33 @@ func (r *restored) addSession(sj sessionJSON) error {
 	if _, dup := r.sessions[sj.Proposer]; dup || sj.Proposer == "" || sj.Seq == 0 || sj.Result > r.version {
 		return fmt.Errorf("%w: bad exactly-once entry for %s", ErrCorrupt, short(sj.Proposer))
 	}
-	res := Result{Version: sj.Result}
-	if sj.Error != "" || len(sj.Kinds) > 0 {
-		e, err := errorFromNames(sj.Error, sj.Kinds)
+	res, err := resultFromJSON(sj.Result, sj.Error, sj.Kinds)
+	if err != nil {
+		return err
+	}
+	s := session{seq: sj.Seq, result: res}
+	for _, bj := range sj.Batch {
+		if bj.Seq == 0 || bj.Seq > sj.Seq || bj.Result > r.version {
+			return fmt.Errorf("%w: bad batch entry for %s", ErrCorrupt, short(sj.Proposer))
+		}
+		br, err := resultFromJSON(bj.Result, bj.Error, bj.Kinds)
 		if err != nil {
 			return err
 		}
+		s.batch = append(s.batch, seqResult{bj.Seq, br})
+	}
+	r.sessions[sj.Proposer] = s
+	return nil
+}
+
+func resultFromJSON(version uint64, text string, kinds []string) (Result, error) {
+	res := Result{Version: version}
+	if text != "" || len(kinds) > 0 {
+		e, err := errorFromNames(text, kinds)
+		if err != nil {
+			return Result{}, err
+		}
 		res.Err = e
 	}
-	r.sessions[sj.Proposer] = session{seq: sj.Seq, result: res}
-	return nil
+	return res, nil
 }
