@@ -15,6 +15,7 @@ all: test
 # make dist (the browser library in js/dist) and make test-e2e (browser tests alone).
 include mk/dist.mk
 include mk/e2e.mk
+include mk/demo.mk
 
 dist: deps
 
@@ -49,8 +50,3 @@ bench: deps
 
 clean:
 	rm -rf bin js/dist test-artifacts
-
-# The demo server (rooms serve + web/ demos) is being built; until it lands
-# this target says so instead of pretending.
-demo:
-	@echo "make demo: the demo server is not built yet (see README, Status)." >&2; exit 1

@@ -141,6 +141,8 @@ export declare class Room<S = any> {
   read(): Promise<Immutable<S>>
   /** Ephemeral message (not in the state log) to peerId or to every other member. */
   send(data: JSONValue, peerId?: string): Promise<void>
+  /** If this member is the doorman, makes another voter the doorman (done by itself when the page is hidden). */
+  handOver(): Promise<void>
   leave(): Promise<void>
 }
 

@@ -210,6 +210,7 @@ func (m *member) release() {
 //	snapshot() → Promise<{state, version}>
 //	send(to, dataJSON) → Promise<void>   (to "" = everyone)
 //	leave() → Promise<void>
+//	handOver() → Promise<void>   (a doorman makes another voter the doorman)
 func (m *member) handle() js.Value {
 	h := js.Global().Get("Object").New()
 	h.Set("update", m.fn(m.jsUpdate))
@@ -219,6 +220,7 @@ func (m *member) handle() js.Value {
 	h.Set("snapshot", m.fn(m.jsSnapshot))
 	h.Set("send", m.fn(m.jsSend))
 	h.Set("leave", m.fn(m.jsLeave))
+	h.Set("handOver", m.fn(m.jsHandOver))
 	return h
 }
 
@@ -296,6 +298,14 @@ func (m *member) jsSend(args []js.Value) any {
 	}
 	return promise(func() (any, error) {
 		return nil, m.r.Send(s[0], json.RawMessage(s[1]))
+	})
+}
+
+func (m *member) jsHandOver([]js.Value) any {
+	return promise(func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return nil, m.r.HandOver(ctx)
 	})
 }
 

@@ -252,6 +252,16 @@ export class Room {
     await this.#call(() => h.send(peerId || '', text))
   }
 
+  /**
+   * If this member is the doorman, makes another voter the doorman. Called by
+   * itself when the page becomes hidden: a hidden tab's timers are throttled
+   * to about once a second, too slow to lead.
+   */
+  async handOver() {
+    const h = await this.#live('handOver')
+    await this.#call(() => h.handOver())
+  }
+
   /** Leaves the room gracefully. Later calls resolve at once. */
   async leave() {
     if (this.#closed) return
@@ -400,4 +410,12 @@ function openRooms(room) {
   addEventListener('pagehide', () => {
     for (const r of liveRooms) r.leave().catch(() => {})
   })
+  if (typeof document !== 'undefined') {
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState !== 'hidden') return
+      for (const r of liveRooms) {
+        if (!r.closed && r.doorman === r.self) r.handOver().catch(() => {})
+      }
+    })
+  }
 }
