@@ -8,13 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rooms-dev/rooms/internal/signaltest"
 	"github.com/rooms-dev/rooms/pkg/signal/server"
 )
 
@@ -23,22 +22,7 @@ const memberWait = 30 * time.Second
 // startSignalServer runs our signalling server on a loopback port. A short
 // ExpireTimeout makes a knock on a missing room fail fast.
 func startSignalServer(t *testing.T) string {
-	t.Helper()
-	srv, err := server.New(server.Config{ExpireTimeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv}
-	go hs.Serve(ln)
-	t.Cleanup(func() {
-		srv.Close()
-		hs.Close()
-	})
-	return "http://" + ln.Addr().String() + "/"
+	return signaltest.Start(t, server.Config{ExpireTimeout: 500 * time.Millisecond})
 }
 
 // line is one decoded stdout line.

@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rooms-dev/rooms/internal/signaltest"
 	"github.com/rooms-dev/rooms/pkg/signal/server"
 	"github.com/rooms-dev/rooms/pkg/state"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -22,24 +21,7 @@ import (
 const testTimeout = 30 * time.Second
 
 // startSignal runs our PeerJS-protocol server on a loopback port.
-func startSignal(t testing.TB) string {
-	t.Helper()
-	srv, err := server.New(server.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv}
-	go hs.Serve(ln)
-	t.Cleanup(func() {
-		srv.Close()
-		hs.Close()
-	})
-	return "http://" + ln.Addr().String() + "/"
-}
+func startSignal(t testing.TB) string { return signaltest.Start(t, server.Config{}) }
 
 // recorder collects a member's events.
 type recorder struct {

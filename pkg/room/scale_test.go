@@ -5,16 +5,10 @@ package room
 // machine.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"github.com/rooms-dev/rooms/internal/testenv"
 	"sync"
 	"testing"
 	"time"
@@ -155,81 +149,14 @@ func TestTwentyMembers(t *testing.T) {
 	t.Logf("20 members converged in %v", time.Since(start).Round(time.Millisecond))
 }
 
-// startNPMPeerServer runs the real npm `peer` server (node_modules/peer, a
-// devDependency of the repository) on a free loopback port and returns its
-// base URL. It fails the test, never skips it, when node or the package is
-// missing.
+// startNPMPeerServer runs the real npm `peer` server on a free loopback port
+// for the rest of the test and returns its base URL.
 func startNPMPeerServer(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is required for the npm peer server tests: %v", err)
-	}
-	root, err := moduleRoot()
+	url, stop, err := testenv.StartNPMPeer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(root, "node_modules", "peer", "dist", "bin", "peerjs.js")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("npm package peer missing (run npm install in %s): %v", root, err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(node, bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if err := awaitListening(addr, exited); err != nil {
-		t.Fatalf("npm peer server on %s: %v; output:\n%s", addr, err, out.String())
-	}
-	return "http://" + addr + "/"
-}
-
-// awaitListening polls addr until it accepts connections: there is no event
-// for "node has bound its port".
-func awaitListening(addr string, exited <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	for {
-		var d net.Dialer
-		if c, err := d.DialContext(ctx, "tcp", addr); err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-exited:
-			return errors.New("exited before listening")
-		case <-ctx.Done():
-			return fmt.Errorf("not listening after 15s")
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
-}
-
-// moduleRoot walks up from the working directory to go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
+	t.Cleanup(stop)
+	return url
 }

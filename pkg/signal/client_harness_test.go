@@ -3,14 +3,12 @@ package signal_test
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"github.com/rooms-dev/rooms/internal/testenv"
 	"io"
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -106,88 +104,11 @@ func noLeakedClients() bool {
 	}
 }
 
-// repoRoot walks up from the working directory to go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// startNPMPeer runs the real npm `peer` server (node_modules/peer, a
-// devDependency of the repository) on a free loopback port.
+// startNPMPeer runs the real npm `peer` server with short timeouts.
 func startNPMPeer() (string, func(), error) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return "", nil, fmt.Errorf("node is required for the npm peer interop tests: %w", err)
-	}
-	root, err := repoRoot()
-	if err != nil {
-		return "", nil, err
-	}
-	bin := filepath.Join(root, "node_modules", "peer", "dist", "bin", "peerjs.js")
-	if _, err := os.Stat(bin); err != nil {
-		return "", nil, fmt.Errorf("npm package peer missing (run npm install in %s): %w", root, err)
-	}
-	port, err := freePort()
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command(node, bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+	return testenv.StartNPMPeer(
 		"--expire_timeout", strconv.Itoa(int(testExpireTimeout.Milliseconds())),
 		"--alive_timeout", strconv.Itoa(int(testAliveTimeout.Milliseconds())))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() { _ = cmd.Process.Kill(); <-exited }
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if err := waitListening(addr, exited); err != nil {
-		stop()
-		return "", nil, fmt.Errorf("npm peer on %s: %w; output:\n%s", addr, err, out.String())
-	}
-	return "http://" + addr + "/", stop, nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// waitListening polls addr until it accepts connections; there is no event
-// for "node has bound its port".
-func waitListening(addr string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(waitLong)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("exited before listening")
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	return fmt.Errorf("not listening after %v", waitLong)
 }
 
 // newID returns an id no other test uses.

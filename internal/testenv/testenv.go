@@ -1,0 +1,103 @@
+// Package testenv starts the real outside software the tests run against
+// (the npm PeerJS server) and finds the repository's files. Test code only.
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RepoRoot walks up from the working directory to the directory holding
+// go.mod (and package.json, node_modules).
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// StartNPMPeer runs the real npm `peer` server (node_modules/peer, a
+// devDependency of the repository) on a free 127.0.0.1 port, with extra
+// command-line flags, and returns its base URL and a stop function. Missing
+// node or the package is an error that says what to install, never a skip.
+func StartNPMPeer(flags ...string) (url string, stop func(), err error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return "", nil, fmt.Errorf("node is required for the npm peer server tests: %w", err)
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", nil, err
+	}
+	bin := filepath.Join(root, "node_modules", "peer", "dist", "bin", "peerjs.js")
+	if _, err := os.Stat(bin); err != nil {
+		return "", nil, fmt.Errorf("npm package peer missing (run npm ci in %s): %w", root, err)
+	}
+	port, err := FreePort()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(node, append([]string{bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port)}, flags...)...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stop = func() { _ = cmd.Process.Kill(); <-exited }
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if err := AwaitListening(addr, exited, 15*time.Second); err != nil {
+		stop()
+		return "", nil, fmt.Errorf("npm peer server on %s: %w; output:\n%s", addr, err, out.String())
+	}
+	return "http://" + addr + "/", stop, nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// AwaitListening polls addr until it accepts connections: there is no event
+// for "another process has bound its port". It fails when exited is closed
+// first or after timeout.
+func AwaitListening(addr string, exited <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not listening after %v", timeout)
+		}
+		select {
+		case <-exited:
+			return errors.New("exited before listening")
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
