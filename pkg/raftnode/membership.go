@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"bytes"
 	"fmt"
 
 	"go.etcd.io/raft/v3"
@@ -112,6 +113,11 @@ func (c *Core) checkConf(typ pb.ConfChangeType, m Member) (settled bool, err err
 		}
 		if exists && !cur.Learner {
 			return false, fmt.Errorf("add learner %d: %w (a voter)", m.ID, ErrMemberExists)
+		}
+		if exists && !bytes.Equal(cur.Context, m.Context) {
+			// Two doormen handed the same id to different newcomers: the
+			// second must not take the first one's place.
+			return false, fmt.Errorf("add learner %d: %w (with other member data)", m.ID, ErrMemberExists)
 		}
 		return exists, nil
 	case pb.ConfChangeAddNode:

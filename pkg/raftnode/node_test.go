@@ -136,6 +136,13 @@ func TestNodeVoterCapKeepsLearners(t *testing.T) {
 	if err := c.node(1).Promote(ctx, 99); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("promoting a stranger: %v, want ErrNotMember", err)
 	}
+	// Learner 3 again: the same request is a retry, another member's is not.
+	if err := c.node(1).AddLearner(ctx, 3, nil); err != nil {
+		t.Fatalf("retried add of learner 3: %v", err)
+	}
+	if err := c.node(1).AddLearner(ctx, 3, []byte("someone else")); !errors.Is(err, ErrMemberExists) {
+		t.Fatalf("adding learner 3 for someone else: %v, want ErrMemberExists", err)
+	}
 }
 
 func TestNodeLaggingLearnerCatchesUpFromSnapshot(t *testing.T) {
