@@ -65,19 +65,14 @@ func parseMemberFlags(create bool, args []string, stderr io.Writer) (memberFlags
 	fs.DurationVar(&f.peerTimeout, "peer-timeout", 15*time.Second, "while doorman: remove a member unreachable for this long")
 	fs.IntVar(&f.maxMembers, "max-members", 50, "while doorman: refuse newcomers beyond this room size")
 	fs.IntVar(&f.maxVoters, "max-voters", 5, "while doorman: voting members at most; the others are learners")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, err
-		}
-		return f, fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
 	}
-	return f, f.check(fs.Args())
+	return f, f.check()
 }
 
-func (f memberFlags) check(extra []string) error {
+func (f memberFlags) check() error {
 	switch {
-	case len(extra) > 0:
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, extra)
 	case f.room == "":
 		return fmt.Errorf("%w: --room is required", errUsage)
 	case f.id == "":

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -40,14 +39,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	fs.StringVar(&f.dir, "dir", "web", "directory of pages to serve at /")
 	fs.StringVar(&f.dist, "dist", "js/dist", "directory of the built library (make dist), served at /dist/")
 	fs.BoolVar(&f.debug, "debug", false, "log at debug level")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, err
-		}
-		return f, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return f, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
 	}
 	return f, nil
 }
@@ -68,11 +61,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("serve: %s is not a directory (run from the repository root, after make dist)", dir)
 		}
 	}
-	level := slog.LevelInfo
-	if f.debug {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(stderr, f.debug)
 	sig, err := server.New(server.Config{Logger: log})
 	if err != nil {
 		return err

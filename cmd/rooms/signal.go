@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -42,14 +41,8 @@ func parseSignalFlags(args []string, stderr io.Writer) (signalFlags, error) {
 	fs.IntVar(&f.maxPerIP, "max-clients-per-ip", 0, "maximum open sockets per client address (0: 100, negative: no limit)")
 	fs.BoolVar(&f.trustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (behind a reverse proxy)")
 	fs.BoolVar(&f.debug, "debug", false, "log at debug level")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, err
-		}
-		return f, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return f, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
 	}
 	if !strings.HasPrefix(f.path, "/") {
 		return f, fmt.Errorf("%w: --path must start with /", errUsage)
@@ -87,11 +80,7 @@ func runSignal(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if f.debug {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(stderr, f.debug)
 	srv, err := server.New(server.Config{
 		Key: f.key, AllowRooms: allowedIDs(f.app, splitList(f.allow)), AllowOrigins: splitList(f.origins),
 		RedisURL: f.redis, MaxClients: f.maxClients, MaxClientsPerIP: f.maxPerIP,
