@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"cmp"
 	crand "crypto/rand"
 	"encoding/binary"
 	"fmt"
@@ -345,7 +346,7 @@ func (c *Core) Status() Status {
 	for _, m := range c.members.Members {
 		s.Members = append(s.Members, *m)
 	}
-	slices.SortFunc(s.Members, func(a, b Member) int { return cmpUint(a.ID, b.ID) })
+	slices.SortFunc(s.Members, func(a, b Member) int { return cmp.Compare(a.ID, b.ID) })
 	if len(st.Progress) > 0 {
 		s.Progress = make(map[uint64]uint64, len(st.Progress))
 		for id, pr := range st.Progress {
@@ -353,16 +354,6 @@ func (c *Core) Status() Status {
 		}
 	}
 	return s
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // ReportUnreachable tells raft that a message to id could not be delivered,

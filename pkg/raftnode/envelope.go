@@ -141,5 +141,3 @@ func decodeSnapshot(data []byte) (*membership, []byte, error) {
 	}
 	return meta, data[5+n:], nil
 }
-
-func sortUint64(s []uint64) { slices.Sort(s) }

@@ -3,6 +3,7 @@ package raftnode
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -228,7 +229,7 @@ func (c *Core) autoPromote() {
 			ready = append(ready, id)
 		}
 	})
-	sortUint64(ready)
+	slices.Sort(ready)
 	for _, id := range ready {
 		if room == 0 {
 			return
