@@ -71,6 +71,18 @@ export interface Peer {
   readonly rtt: number
 }
 
+/** This member's view of the room's replicated log. */
+export interface RaftStatus {
+  /** Raft term: grows with every election. */
+  readonly term: number
+  /** Index of the last log entry known committed. */
+  readonly commit: number
+  /** Index of the last log entry applied to this member's state. */
+  readonly applied: number
+  /** The doorman (raft leader), '' while electing. */
+  readonly leader: string
+}
+
 /** What a state-update event reports. */
 export interface Change {
   /** Number of changes applied to the state so far, after this one. */
@@ -108,6 +120,10 @@ export interface RoomEvents<S> {
   'peer-leave': (peerId: string) => void
   'doorman-change': (doormanId: string) => void
   message: (data: any, peerId: string) => void
+  /** A media track from peerId (see addStream). */
+  track: (peerId: string, track: MediaStreamTrack, stream: MediaStream) => void
+  /** This member's raft status changed (term or commit index). */
+  raft: (raft: RaftStatus) => void
   error: (error: RoomError) => void
   closed: (error?: RoomError) => void
 }
@@ -130,6 +146,8 @@ export declare class Room<S = any> {
   readonly version: number
   readonly peers: readonly Peer[]
   readonly doorman: string
+  /** Raft term and indexes as this member sees them (refreshed about 4 times a second). */
+  readonly raft: RaftStatus
   readonly closed: boolean
   on<E extends keyof RoomEvents<S>>(event: E, fn: RoomEvents<S>[E]): () => void
   off<E extends keyof RoomEvents<S>>(event: E, fn: RoomEvents<S>[E]): void
@@ -141,6 +159,13 @@ export declare class Room<S = any> {
   read(): Promise<Immutable<S>>
   /** Ephemeral message (not in the state log) to peerId or to every other member. */
   send(data: JSONValue, peerId?: string): Promise<void>
+  /**
+   * Sends the stream's tracks to every other member, and to members that
+   * join later; they get a 'track' event. Mute with track.enabled = false.
+   */
+  addStream(stream: MediaStream): void
+  /** Stops sending a stream given to addStream. */
+  removeStream(stream: MediaStream): void
   /** If this member is the doorman, makes another voter the doorman (done by itself when the page is hidden). */
   handOver(): Promise<void>
   leave(): Promise<void>

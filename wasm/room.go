@@ -92,6 +92,7 @@ func start(hooks js.Value, rawOpts string, open func(context.Context, room.Optio
 		o.Set("peers", m.peersJSON())
 		o.Set("doorman", r.Doorman())
 		o.Set("self", r.Self())
+		o.Set("raft", raftStatusJSON(r))
 		return o, nil
 	})
 }
@@ -110,29 +111,31 @@ func awaitMembers(r *room.Room) {
 	}
 }
 
-// watchPeers refreshes the shim's member list every second while the room
-// is open: voter promotions, connection states and RTTs change without an
-// event. Only a changed list is sent.
+// watchPeers refreshes the shim's view of the room four times a second
+// while the room is open: voter promotions, connection states, RTTs and the
+// raft indexes change without an event, and new connections need the page's
+// media. Only what changed is sent.
 func (m *member) watchPeers() {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
-	last := ""
+	lastPeers, lastRaft := "", ""
+	var l links
 	for {
 		select {
 		case <-m.r.Done():
 			return
 		case <-t.C:
 		}
-		peers := m.peersJSON()
-		if peers == last {
-			continue
+		if peers := m.peersJSON(); peers != lastPeers {
+			lastPeers = peers
+			body, _ := json.Marshal(map[string]any{"doorman": m.r.Doorman(), "peers": json.RawMessage(peers)})
+			callHook(m.hooks, "event", "peers", string(body))
 		}
-		last = peers
-		body, _ := json.Marshal(map[string]any{"doorman": m.r.Doorman(), "peers": json.RawMessage(peers)})
-		func() {
-			defer func() { _ = recover() }()
-			m.hooks.Call("event", "peers", string(body))
-		}()
+		if raft := raftStatusJSON(m.r); raft != lastRaft {
+			lastRaft = raft
+			callHook(m.hooks, "event", "raft", raft)
+		}
+		l.announce(m.r, m.hooks)
 	}
 }
 

@@ -2,9 +2,10 @@
 import { applyPatch, deepFreeze, diff } from './immutable.js'
 import { ClosedError, RoomError, fromGo } from './errors.js'
 import { encodeOptions } from './options.js'
+import { Media } from './media.js'
 import { loadRuntime } from './runtime.js'
 
-const EVENTS = new Set(['state-update', 'peer-join', 'peer-leave', 'doorman-change', 'message', 'error', 'closed'])
+const EVENTS = new Set(['state-update', 'peer-join', 'peer-leave', 'doorman-change', 'message', 'track', 'raft', 'error', 'closed'])
 const internal = Symbol('rooms.internal')
 const liveRooms = new Set() // rooms of this page, left on pagehide
 
@@ -43,6 +44,8 @@ export class Room {
   #waiters = [] // {version, resolve}
   #reducers = new Map()
   #inReducer = false
+  #raft = Object.freeze({ term: 0, commit: 0, applied: 0, leader: '' })
+  #media = new Media((peerId, track, stream) => this.#emit('track', peerId, track, stream))
 
   /**
    * Creates room roomId with initialState, this page as its doorman.
@@ -91,7 +94,10 @@ export class Room {
   }
 
   async #start(opts, enter) {
-    const hooks = { event: (type, json) => this.#onEvent(type, json) }
+    const hooks = {
+      event: (type, json) => this.#onEvent(type, json),
+      link: (peerId, pc) => this.#media.link(peerId, pc),
+    }
     if (opts.admit) hooks.admit = knock => this.#admit(opts.admit, knock)
     let ready
     try {
@@ -104,6 +110,7 @@ export class Room {
     for (const [n, bridge] of this.#reducers) this.#register(n, bridge)
     this.#peers = deepFreeze(JSON.parse(ready.peers))
     this.#doorman = ready.doorman
+    this.#raft = Object.freeze(JSON.parse(ready.raft))
     openRooms(this)
     this.#resync(JSON.parse(ready.state), ready.version)
     if (this.#closed) throw new ClosedError('rooms: the room closed while joining')
@@ -134,6 +141,8 @@ export class Room {
   get peers() { return this.#peers }
   /** The doorman's participant id ("" during an election). */
   get doorman() { return this.#doorman }
+  /** This member's view of the raft log: {term, commit, applied, leader}. */
+  get raft() { return this.#raft }
   /** True once the room is left or closed. */
   get closed() { return this.#closed }
 
@@ -253,6 +262,26 @@ export class Room {
   }
 
   /**
+   * Sends the tracks of stream (a MediaStream: camera, microphone, screen)
+   * to every other member, and to members that join later. They get a
+   * 'track' event (peerId, track, stream). Mute with track.enabled = false;
+   * tracks added to the stream later are not sent: call removeStream and
+   * addStream again.
+   */
+  addStream(stream) {
+    if (typeof MediaStream === 'undefined' || !(stream instanceof MediaStream)) {
+      throw new TypeError('rooms: addStream(stream): stream must be a MediaStream')
+    }
+    if (this.#closed) throw new ClosedError('rooms: addStream after the room closed')
+    this.#media.add(stream)
+  }
+
+  /** Stops sending the tracks of a stream given to addStream. */
+  removeStream(stream) {
+    this.#media.remove(stream)
+  }
+
+  /**
    * If this member is the doorman, makes another voter the doorman. Called by
    * itself when the page becomes hidden: a hidden tab's timers are throttled
    * to about once a second, too slow to lead.
@@ -325,12 +354,17 @@ export class Room {
       case 'doorman-change': {
         this.#peers = deepFreeze(e.peers || [])
         this.#doorman = e.doorman || ''
+        if (type === 'peer-leave') this.#media.unlink(e.peer)
         return this.#emit(type, type === 'doorman-change' ? this.#doorman : e.peer)
       }
       case 'peers': { // a refresh of the member list, not an app event
         this.#peers = deepFreeze(e.peers || [])
         this.#doorman = e.doorman || ''
         return
+      }
+      case 'raft': {
+        this.#raft = Object.freeze(e)
+        return this.#emit('raft', this.#raft)
       }
       case 'message': return this.#emit('message', e.data, e.peer)
       case 'error': return this.#emit('error', fromGo({ kind: e.kind, message: e.message }))
@@ -393,6 +427,7 @@ export class Room {
     if (this.#closed) return
     this.#closed = true
     liveRooms.delete(this)
+    this.#media.close()
     const reason = err || new ClosedError('rooms: the room closed')
     for (const w of this.#waiters) w.reject(reason)
     this.#waiters = []

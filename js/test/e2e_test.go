@@ -180,6 +180,14 @@ func TestFivePagesRace(t *testing.T) { scenario(t, "five") }
 // doorman, which admits a newcomer by the room id.
 func TestDoormanFailover(t *testing.T) { scenario(t, "failover") }
 
+// TestFrozenDoorman: the doorman's page is frozen (JS paused over CDP);
+// the room elects another doorman, admits a newcomer, and the page catches
+// up when it thaws.
+func TestFrozenDoorman(t *testing.T) { scenario(t, "freeze") }
+
+// TestHiddenDoorman: a doorman whose page becomes hidden hands over.
+func TestHiddenDoorman(t *testing.T) { scenario(t, "hidden") }
+
 // TestReactHooks: useRoom and useRoomState re-render a React page on
 // changes, and a component whose selected part is unchanged does not.
 func TestReactHooks(t *testing.T) { scenario(t, "react") }

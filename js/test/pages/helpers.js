@@ -4,6 +4,7 @@ window.T = {
   room: null,
   log: [], // state-update events: {version, proposer, patch, state}
   events: [], // [type, arg] of the other events
+  videos: {}, // peerId → <video> playing that member's stream
   signal: { host: location.hostname, port: Number(location.port), path: '/signal/', secure: false },
 
   options(extra) {
@@ -15,9 +16,19 @@ window.T = {
     room.on('state-update', (change, state) => {
       this.log.push({ version: change.version, proposer: change.proposer, patch: change.patch, state: JSON.stringify(state) })
     })
-    for (const type of ['peer-join', 'peer-leave', 'doorman-change', 'message', 'error', 'closed']) {
+    for (const type of ['peer-join', 'peer-leave', 'doorman-change', 'message', 'error', 'closed', 'raft']) {
       room.on(type, (a, b) => this.events.push([type, a === undefined ? null : a, b === undefined ? null : b]))
     }
+    room.on('track', (peerId, track, stream) => {
+      this.events.push(['track', peerId, track.kind])
+      if (track.kind !== 'video') return
+      const v = document.createElement('video')
+      v.muted = true
+      v.autoplay = true
+      v.srcObject = stream
+      document.body.append(v)
+      this.videos[peerId] = v
+    })
     return room
   },
 
@@ -31,6 +42,12 @@ window.T = {
     const room = this.track(window.Rooms.Room.join(self, id, this.options(extra)))
     await room.ready
     return this.summary()
+  },
+
+  // camera sends this page's (fake) camera and microphone to the room.
+  async camera() {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true })
+    this.room.addStream(stream)
   },
 
   summary() {

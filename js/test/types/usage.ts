@@ -41,6 +41,14 @@ export async function play(): Promise<void> {
   await room.send({ typing: true }, 'bob')
   for (const p of room.peers) console.log(p.id, p.voter, p.doorman, p.rtt)
   console.log(room.doorman, room.self, room.version)
+  console.log(room.raft.term, room.raft.commit, room.raft.leader)
+  room.on('raft', r => console.log(r.commit - r.applied))
+  room.on('track', (peerId, track, stream) => console.log(peerId, track.kind, stream.id))
+  const camera = await navigator.mediaDevices.getUserMedia({ video: true })
+  room.addStream(camera)
+  room.removeStream(camera)
+  // @ts-expect-error addStream takes a MediaStream
+  room.addStream(camera.getTracks()[0])
 
   // @ts-expect-error the state is immutable
   room.state.seat = 'bob'
