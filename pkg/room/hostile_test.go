@@ -1,0 +1,251 @@
+package room
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rooms-dev/rooms/pkg/mesh"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Hostile-peer tests: a member of the room (native Go, real WebRTC) sends
+// what an attacker would, over its real connection. The room must stay live
+// and consistent, say why it dropped each frame, and cut the attacker off.
+
+// logBuffer is a slog destination safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// createLogged creates a room whose doorman logs into the returned buffer.
+func createLogged(t *testing.T, url, roomID, initial string) (*member, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	rec := newRecorder()
+	opts := testOptions(url, rec)
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	r, err := Create(ctxT(t), "a", roomID, json.RawMessage(initial), opts)
+	if err != nil {
+		t.Fatalf("create %s: %v", roomID, err)
+	}
+	t.Cleanup(func() { r.shutdown(nil) })
+	return &member{r, rec}, logs
+}
+
+// sendRaw sends one frame from attacker to victim over their connection.
+func sendRaw(t *testing.T, attacker, victim *member, ft mesh.FrameType, payload []byte) {
+	t.Helper()
+	attacker.mu.Lock()
+	p := attacker.peers[victim.self.Load()]
+	attacker.mu.Unlock()
+	if p == nil {
+		t.Fatalf("%s has no connection to %s", attacker.Self(), victim.Self())
+	}
+	if err := p.conn.Send(ft, payload); err != nil {
+		t.Fatalf("%s → %s: %v", attacker.Self(), victim.Self(), err)
+	}
+}
+
+func raftWire(t *testing.T, m *pb.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestHostileFramesCutTheAttackerOff(t *testing.T) {
+	url := startSignal(t)
+	attacks := []struct {
+		name, reason string
+		frame        func(attacker, victim uint64) (mesh.FrameType, []byte)
+	}{
+		{"garbage raft", "undecodable raft frame", func(_, _ uint64) (mesh.FrameType, []byte) {
+			return frameRaft, []byte("\xff\xff\xff not protobuf")
+		}},
+		{"truncated raft", "undecodable raft frame", func(from, to uint64) (mesh.FrameType, []byte) {
+			data := []byte(strings.Repeat("x", 64))
+			w := raftWire(t, &pb.Message{Type: pb.MsgApp.Enum(), From: &from, To: &to, Entries: []*pb.Entry{{Data: data}}})
+			return frameRaft, w[:len(w)-10]
+		}},
+		{"another member's id", "forged raft frame", func(_, to uint64) (mesh.FrameType, []byte) {
+			other, term := uint64(3), uint64(1)
+			return frameRaft, raftWire(t, &pb.Message{Type: pb.MsgHeartbeat.Enum(), From: &other, To: &to, Term: &term})
+		}},
+		{"addressed elsewhere", "raft frame for another member", func(from, _ uint64) (mesh.FrameType, []byte) {
+			to, term := uint64(42), uint64(1)
+			return frameRaft, raftWire(t, &pb.Message{Type: pb.MsgHeartbeat.Enum(), From: &from, To: &to, Term: &term})
+		}},
+		{"bad relay", "bad relay frame", func(_, _ uint64) (mesh.FrameType, []byte) {
+			return frameRelay, []byte(`{"from":`)
+		}},
+		{"bad ephemeral", "bad ephemeral frame", func(_, _ uint64) (mesh.FrameType, []byte) {
+			return frameEphemeral, []byte(`[1,2`)
+		}},
+		{"unknown type", "unknown frame type", func(_, _ uint64) (mesh.FrameType, []byte) {
+			return mesh.FrameType(0x7e), []byte("hello")
+		}},
+	}
+	for i, attack := range attacks {
+		t.Run(attack.name, func(t *testing.T) {
+			roomID := fmt.Sprintf("hostile-%d", i)
+			a, logs := createLogged(t, url, roomID, `{"n":0}`)
+			b := joinMember(t, url, "b", roomID) // the attacker
+			c := joinMember(t, url, "c", roomID)
+			ft, payload := attack.frame(b.self.Load(), a.self.Load())
+			for range maxStrikes {
+				sendRaw(t, b, a, ft, payload)
+			}
+			a.rec.waitFor(t, "the doorman's error about the attacker", func(e Event) bool {
+				return e.Type == EventError && errors.Is(e.Err, ErrBadMessage)
+			})
+			c.rec.waitFor(t, "the attacker's removal", func(e Event) bool { return e.Type == EventPeerLeave && e.Peer == "b" })
+			if !strings.Contains(logs.String(), attack.reason) {
+				t.Errorf("the doorman's log does not say %q:\n%s", attack.reason, logs.String())
+			}
+			if _, err := c.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
+				t.Fatal(err)
+			}
+			converge(t, `{"n":1}`, a, c)
+		})
+	}
+}
+
+// A member that asks for votes in a higher term while the doorman is alive
+// is ignored (PreVote and CheckQuorum): no election, no new term.
+func TestHostileVoteRequestsAreIgnored(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "votes", `{"n":0}`)
+	b := joinMember(t, url, "b", "votes")
+	c := joinMember(t, url, "c", "votes")
+	before := a.Raft()
+	from := b.self.Load()
+	for _, victim := range []*member{a, c} {
+		to, term, last := victim.self.Load(), before.Term+10, before.Commit+100
+		for _, typ := range []pb.MessageType{pb.MessageType_MsgPreVote, pb.MessageType_MsgVote} {
+			sendRaw(t, b, victim, frameRaft, raftWire(t, &pb.Message{
+				Type: typ.Enum(), From: &from, To: &to, Term: &term, Index: &last, LogTerm: &term,
+			}))
+		}
+	}
+	// The next change commits in the same term, under the same doorman.
+	if _, err := c.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, `{"n":1}`, a, b, c)
+	for _, m := range []*member{a, c} {
+		if st := m.Raft(); st.Term != before.Term || st.Leader != "a" {
+			t.Errorf("%s after the vote requests: %+v, want term %d under a", m.Self(), st, before.Term)
+		}
+	}
+}
+
+// A flood of ephemeral messages does not stop the room: changes still
+// commit while the victim takes the flood.
+func TestHostileEphemeralFlood(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "flood", `{"n":0}`)
+	b := joinMember(t, url, "b", "flood")
+	c := joinMember(t, url, "c", "flood")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	flooded := make(chan int)
+	go func() {
+		sent := 0
+		for ctx.Err() == nil && sent < 20000 {
+			if b.Send("a", json.RawMessage(`{"spam":"`+strings.Repeat("x", 512)+`"}`)) == nil {
+				sent++
+			}
+		}
+		flooded <- sent
+	}()
+	for i := 1; i <= 20; i++ {
+		if _, err := c.Update(ctxT(t), patch(t, fmt.Sprintf(`[{"op":"replace","path":"/n","value":%d}]`, i))); err != nil {
+			t.Fatalf("update %d during the flood: %v", i, err)
+		}
+	}
+	cancel()
+	t.Logf("b sent %d ephemeral messages meanwhile", <-flooded)
+	converge(t, `{"n":20}`, a, b, c)
+}
+
+// A member that poses as the leader of a higher term (appending an entry
+// of its own making and claiming it committed).
+func TestHostileLeaderImpostor(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "impostor", `{"n":0}`)
+	b := joinMember(t, url, "b", "impostor")
+	c := joinMember(t, url, "c", "impostor")
+	if _, err := a.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, `{"n":1}`, a, b, c)
+	st := c.node.Load().Status()
+	from, to := b.self.Load(), c.self.Load()
+	term, index, logTerm, commit := st.Term+1, st.Commit, st.Term, st.Commit+1
+	entryIndex := index + 1
+	forged := &pb.Entry{Term: &term, Index: &entryIndex, Data: []byte("forged by b")}
+	sendRaw(t, b, c, frameRaft, raftWire(t, &pb.Message{
+		Type: pb.MsgApp.Enum(), From: &from, To: &to, Term: &term, Index: &index, LogTerm: &logTerm,
+		Commit: &commit, Entries: []*pb.Entry{forged},
+	}))
+	for i := 2; i <= 5; i++ {
+		if _, err := a.Update(ctxT(t), patch(t, fmt.Sprintf(`[{"op":"replace","path":"/n","value":%d}]`, i))); err != nil {
+			t.Fatalf("update %d after the impostor: %v", i, err)
+		}
+	}
+	converge(t, `{"n":5}`, a, b, c)
+}
+
+// The impostor tells two members different entries for the same index,
+// each claimed committed.
+func TestHostileLeaderEquivocates(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "equivocate", `{"n":0}`)
+	b := joinMember(t, url, "b", "equivocate")
+	c := joinMember(t, url, "c", "equivocate")
+	if _, err := a.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, `{"n":1}`, a, b, c)
+	st := c.node.Load().Status()
+	from := b.self.Load()
+	for i, victim := range []*member{a, c} {
+		to := victim.self.Load()
+		term, index, logTerm, commit := st.Term+1, st.Commit, st.Term, st.Commit+1
+		entryIndex := index + 1
+		forged := &pb.Entry{Term: &term, Index: &entryIndex, Data: []byte(fmt.Sprintf("version %d", i))}
+		sendRaw(t, b, victim, frameRaft, raftWire(t, &pb.Message{
+			Type: pb.MsgApp.Enum(), From: &from, To: &to, Term: &term, Index: &index, LogTerm: &logTerm,
+			Commit: &commit, Entries: []*pb.Entry{forged},
+		}))
+	}
+	for i := 2; i <= 5; i++ {
+		if _, err := a.Update(ctxT(t), patch(t, fmt.Sprintf(`[{"op":"replace","path":"/n","value":%d}]`, i))); err != nil {
+			t.Fatalf("update %d after the impostor: %v", i, err)
+		}
+	}
+	converge(t, `{"n":5}`, a, b, c)
+}
