@@ -63,6 +63,10 @@ type Config struct {
 	// OnMembershipChange is called, on the node's goroutine, after each
 	// applied membership change. It must not block.
 	OnMembershipChange func(MembershipChange)
+	// OnRejectedMessage is told, on the node's goroutine, about each
+	// message from another member refused as ErrRejectedMessage, so that
+	// the transport can count it against the sender. It must not block.
+	OnRejectedMessage func(from uint64, err error)
 }
 
 // Defaults used where Config leaves a field zero.

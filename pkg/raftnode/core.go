@@ -253,7 +253,10 @@ func (c *Core) Step(m *pb.Message) error {
 	if m.GetFrom() == 0 || m.GetFrom() == c.cfg.ID {
 		return fmt.Errorf("raftnode: message with bad sender %d", m.GetFrom())
 	}
-	return c.rn.Step(m)
+	if err := c.checkMessage(m); err != nil {
+		return err
+	}
+	return c.stepGuarded(m)
 }
 
 // Propose proposes data and calls done exactly once: with the result once

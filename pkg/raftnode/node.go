@@ -113,7 +113,12 @@ func (n *Node) drain(core *Core) {
 }
 
 func (n *Node) step(core *Core, m *pb.Message) {
-	if err := core.Step(m); err != nil {
+	err := core.Step(m)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrRejectedMessage) && core.cfg.OnRejectedMessage != nil:
+		core.cfg.OnRejectedMessage(m.GetFrom(), err)
+	default:
 		core.log.Debug("raftnode: dropped message", "from", m.GetFrom(), "type", m.GetType(), "err", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rooms-dev/rooms/pkg/mesh"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -53,17 +54,32 @@ func createLogged(t *testing.T, url, roomID, initial string) (*member, *logBuffe
 	return &member{r, rec}, logs
 }
 
-// sendRaw sends one frame from attacker to victim over their connection.
+// sendRaw sends one frame from attacker to victim over their connection,
+// once it is open (a newcomer's Join returns before every link is up).
 func sendRaw(t *testing.T, attacker, victim *member, ft mesh.FrameType, payload []byte) {
 	t.Helper()
-	attacker.mu.Lock()
-	p := attacker.peers[victim.self.Load()]
-	attacker.mu.Unlock()
-	if p == nil {
-		t.Fatalf("%s has no connection to %s", attacker.Self(), victim.Self())
-	}
-	if err := p.conn.Send(ft, payload); err != nil {
+	conn := linkTo(t, attacker, victim)
+	if err := conn.Send(ft, payload); err != nil {
 		t.Fatalf("%s → %s: %v", attacker.Self(), victim.Self(), err)
+	}
+}
+
+// linkTo waits for from's open connection to to. Links are made in the
+// background and no event announces them, so this polls.
+func linkTo(t *testing.T, from, to *member) *mesh.Conn {
+	t.Helper()
+	ctx := ctxT(t)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if c := from.Connections()[to.Self()]; c != nil {
+			return c
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("%s has no open connection to %s", from.Self(), to.Self())
+		}
 	}
 }
 
@@ -191,61 +207,42 @@ func TestHostileEphemeralFlood(t *testing.T) {
 	converge(t, `{"n":20}`, a, b, c)
 }
 
-// A member that poses as the leader of a higher term (appending an entry
-// of its own making and claiming it committed).
-func TestHostileLeaderImpostor(t *testing.T) {
+// A member that sends heartbeats in the current term claiming a commit
+// index far beyond the log: raft would panic (and a page's Go runtime end);
+// the member refuses them and cuts the sender off.
+func TestHostileHeartbeatBeyondTheLog(t *testing.T) {
 	url := startSignal(t)
-	a := createMember(t, url, "a", "impostor", `{"n":0}`)
-	b := joinMember(t, url, "b", "impostor")
-	c := joinMember(t, url, "c", "impostor")
+	a := createMember(t, url, "a", "beyond", `{"n":0}`)
+	b := joinMember(t, url, "b", "beyond")
+	c := joinMember(t, url, "c", "beyond")
+	st := c.node.Load().Status()
+	from, to, term, commit := b.self.Load(), c.self.Load(), st.Term, st.Commit+1000
+	beyond := raftWire(t, &pb.Message{Type: pb.MsgHeartbeat.Enum(), From: &from, To: &to, Term: &term, Commit: &commit})
+	for range maxStrikes { // etcd raft would panic at the first
+		sendRaw(t, b, c, frameRaft, beyond)
+	}
+	c.rec.waitFor(t, "c cutting the attacker off", func(e Event) bool {
+		return e.Type == EventError && errors.Is(e.Err, ErrBadMessage) && strings.Contains(e.Err.Error(), "rejected raft message")
+	})
 	if _, err := a.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
 		t.Fatal(err)
 	}
 	converge(t, `{"n":1}`, a, b, c)
-	st := c.node.Load().Status()
-	from, to := b.self.Load(), c.self.Load()
-	term, index, logTerm, commit := st.Term+1, st.Commit, st.Term, st.Commit+1
-	entryIndex := index + 1
-	forged := &pb.Entry{Term: &term, Index: &entryIndex, Data: []byte("forged by b")}
-	sendRaw(t, b, c, frameRaft, raftWire(t, &pb.Message{
-		Type: pb.MsgApp.Enum(), From: &from, To: &to, Term: &term, Index: &index, LogTerm: &logTerm,
-		Commit: &commit, Entries: []*pb.Entry{forged},
-	}))
-	for i := 2; i <= 5; i++ {
-		if _, err := a.Update(ctxT(t), patch(t, fmt.Sprintf(`[{"op":"replace","path":"/n","value":%d}]`, i))); err != nil {
-			t.Fatalf("update %d after the impostor: %v", i, err)
-		}
-	}
-	converge(t, `{"n":5}`, a, b, c)
 }
 
-// The impostor tells two members different entries for the same index,
-// each claimed committed.
-func TestHostileLeaderEquivocates(t *testing.T) {
+// A follower that acknowledges entries the leader never sent it.
+func TestHostileAckBeyondTheLog(t *testing.T) {
 	url := startSignal(t)
-	a := createMember(t, url, "a", "equivocate", `{"n":0}`)
-	b := joinMember(t, url, "b", "equivocate")
-	c := joinMember(t, url, "c", "equivocate")
-	if _, err := a.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
-		t.Fatal(err)
-	}
-	converge(t, `{"n":1}`, a, b, c)
-	st := c.node.Load().Status()
-	from := b.self.Load()
-	for i, victim := range []*member{a, c} {
-		to := victim.self.Load()
-		term, index, logTerm, commit := st.Term+1, st.Commit, st.Term, st.Commit+1
-		entryIndex := index + 1
-		forged := &pb.Entry{Term: &term, Index: &entryIndex, Data: []byte(fmt.Sprintf("version %d", i))}
-		sendRaw(t, b, victim, frameRaft, raftWire(t, &pb.Message{
-			Type: pb.MsgApp.Enum(), From: &from, To: &to, Term: &term, Index: &index, LogTerm: &logTerm,
-			Commit: &commit, Entries: []*pb.Entry{forged},
-		}))
-	}
-	for i := 2; i <= 5; i++ {
-		if _, err := a.Update(ctxT(t), patch(t, fmt.Sprintf(`[{"op":"replace","path":"/n","value":%d}]`, i))); err != nil {
-			t.Fatalf("update %d after the impostor: %v", i, err)
+	a := createMember(t, url, "a", "ack", `{"n":0}`)
+	b := joinMember(t, url, "b", "ack")
+	c := joinMember(t, url, "c", "ack")
+	st := a.node.Load().Status()
+	from, to, term, index := b.self.Load(), a.self.Load(), st.Term, st.Commit+1000
+	sendRaw(t, b, a, frameRaft, raftWire(t, &pb.Message{Type: pb.MsgAppResp.Enum(), From: &from, To: &to, Term: &term, Index: &index}))
+	for i := 1; i <= 3; i++ {
+		if _, err := c.Update(ctxT(t), patch(t, fmt.Sprintf(`[{"op":"replace","path":"/n","value":%d}]`, i))); err != nil {
+			t.Fatal(err)
 		}
 	}
-	converge(t, `{"n":5}`, a, b, c)
+	converge(t, `{"n":3}`, a, c)
 }

@@ -216,6 +216,9 @@ func (r *Room) startNode(id uint64, storage raftnode.Storage) error {
 		ID: id, TickInterval: r.opts.TickInterval, MaxVoters: r.opts.MaxVoters, Logger: r.log,
 		OnLeaderChange:     func(li raftnode.LeaderInfo) { r.work.push(func() { r.onLeaderChange(li) }) },
 		OnMembershipChange: func(raftnode.MembershipChange) { r.work.push(r.refreshMembers) },
+		OnRejectedMessage: func(from uint64, err error) {
+			r.work.push(func() { r.misbehaved(from, "rejected raft message", err) })
+		},
 	}, storage, r.sm, raftnode.TransportFunc(r.sendRaft))
 	if err != nil {
 		return err
