@@ -35,6 +35,14 @@ export interface RoomOptions {
   secure?: boolean
   /** Separates this app's rooms from other apps' on a shared server. */
   appId?: string
+  /**
+   * Closes the room to anyone without it: what goes through the signalling
+   * server is encrypted, and the doorman admits only newcomers that prove it.
+   * Every member uses the same; a mismatch rejects join with a RefusedError
+   * (reason "wrong password", "this room needs a password" or "this room has
+   * no password"). "" or undefined: no password.
+   */
+  password?: string
   iceServers?: IceServer[]
   /** Voting members at most (the rest are learners). Default 5. */
   maxVoters?: number
@@ -69,6 +77,8 @@ export interface Peer {
   readonly state: string
   /** Round-trip time in milliseconds, 0 when unknown. */
   readonly rtt: number
+  /** Fingerprint of the member's Ed25519 public key (16 hex digits), to show or pin identities. */
+  readonly key: string
 }
 
 /** This member's view of the room's replicated log. */

@@ -63,7 +63,8 @@ func admitHook(hooks js.Value, timeout time.Duration) func(room.Knock) error {
 }
 
 // jsReducer adapts a JS reducer to state.Reducer. The shim's function
-// takes (version, payloadJSON, proposer, seq, index, stateJSON?) and
+// takes (version, payloadJSON, proposer, seq, index, stateJSON?), proposer
+// being the participant id from the replicated member table, and
 // returns the patch as JSON text, {"error": ...} JSON, or null when its
 // immutable mirror is not at version: then it is called again with the
 // document's JSON. The mirror is usually current, so a reducer costs what
@@ -73,7 +74,7 @@ type jsReducer struct{ fn js.Value }
 // Reduce runs on raft's apply goroutine (never in a js.FuncOf callback),
 // so calling into JS synchronously here is allowed.
 func (j jsReducer) Reduce(doc state.Reader, payload json.RawMessage, ctx state.ActionContext) (state.Patch, error) {
-	args := []any{float64(ctx.Version), string(payload), ctx.Proposer, float64(ctx.Seq), float64(ctx.Index)}
+	args := []any{float64(ctx.Version), string(payload), ctx.Participant, float64(ctx.Seq), float64(ctx.Index)}
 	out := j.fn.Invoke(args...)
 	if out.IsNull() {
 		whole, err := doc.Get("")

@@ -63,4 +63,4 @@ func callHook(hooks js.Value, name string, args ...any) {
 }
 
 // peerConnectionValue is the page's RTCPeerConnection behind c.
-func peerConnectionValue(c *mesh.Conn) js.Value { return c.PeerConnection().JSValue() }
+func peerConnectionValue(c *mesh.Conn) js.Value { return c.JSPeerConnection() }

@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pion/webrtc/v4"
+	"github.com/rooms-dev/rooms/pkg/mesh"
 	"github.com/rooms-dev/rooms/pkg/room"
 )
 
@@ -18,6 +18,7 @@ type jsOptions struct {
 	SignalURL   string          `json:"signalURL"`
 	Key         string          `json:"key"`
 	AppID       string          `json:"appId"`
+	Password    string          `json:"password"`
 	ICEServers  []jsICEServer   `json:"iceServers"`
 	MaxVoters   int             `json:"maxVoters"`
 	MaxMembers  int             `json:"maxMembers"`
@@ -46,16 +47,12 @@ func parseOptions(raw string) (room.Options, time.Duration, error) {
 		}
 	}
 	opts := room.Options{
-		SignalURL: o.SignalURL, SignalKey: o.Key, AppID: o.AppID,
+		SignalURL: o.SignalURL, SignalKey: o.Key, AppID: o.AppID, Password: o.Password,
 		MaxVoters: o.MaxVoters, MaxMembers: o.MaxMembers, Metadata: o.Metadata,
 		JoinTimeout: millis(o.JoinTimeout), PeerTimeout: millis(o.PeerTimeout),
 	}
 	for _, s := range o.ICEServers {
-		ice := webrtc.ICEServer{URLs: s.URLs, Username: s.Username}
-		if s.Credential != "" {
-			ice.Credential = s.Credential
-		}
-		opts.ICEServers = append(opts.ICEServers, ice)
+		opts.ICEServers = append(opts.ICEServers, mesh.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
 	if o.Debug {
 		opts.Logger = slog.Default()

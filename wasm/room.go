@@ -154,6 +154,7 @@ type peerJSON struct {
 	Self    bool    `json:"self"`
 	State   string  `json:"state"`
 	RTT     float64 `json:"rtt"` // milliseconds
+	Key     string  `json:"key"` // fingerprint of the member's public key
 }
 
 func (m *member) peersJSON() string {
@@ -162,7 +163,7 @@ func (m *member) peersJSON() string {
 	m.mu.Lock()
 	for _, p := range peers {
 		m.names[fmt.Sprint(p.RaftID)] = p.Participant
-		out = append(out, peerJSON{p.Participant, p.Voter, p.Doorman, p.Self, p.State, float64(p.RTT) / float64(time.Millisecond)})
+		out = append(out, peerJSON{p.Participant, p.Voter, p.Doorman, p.Self, p.State, float64(p.RTT) / float64(time.Millisecond), p.Key})
 	}
 	m.mu.Unlock()
 	b, _ := json.Marshal(out)

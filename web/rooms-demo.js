@@ -1,9 +1,8 @@
 // Helpers shared by the demo pages: where the signalling server is, which
 // room the URL names, and "join the room, or create it if nobody is there".
 // Pages load the script-tag build (/dist/rooms.js) first, so window.Rooms is
-// defined before these modules run.
-
-const { Room } = window.Rooms
+// defined before these modules run; enterRoom takes another Room class (the
+// ES module build's) for pages bundled with esbuild.
 
 // signalOptions points the library at the signalling server that
 // `rooms serve` mounts at /signal on the page's own origin.
@@ -47,7 +46,7 @@ export function participantId(name) {
 // answers; when two first visitors race to create, the loser joins.
 // setup(room) runs on each attempt's room before it is ready, so no event
 // is missed. Resolves with the ready room.
-export async function enterRoom(self, roomId, initialState, setup = () => {}, extra = {}) {
+export async function enterRoom(self, roomId, initialState, setup = () => {}, extra = {}, Room = window.Rooms.Room) {
   const options = { ...signalOptions(), ...extra }
   let lastErr
   for (let attempt = 0; attempt < 4; attempt++) {

@@ -36,6 +36,7 @@ const leaveTimeout = 15 * time.Second
 type memberFlags struct {
 	create                      bool
 	signal, key, app, room, id  string
+	password                    string
 	initial                     string
 	loopback, leaveOnEOF, debug bool
 	timeout, peerTimeout        time.Duration
@@ -55,6 +56,7 @@ func parseMemberFlags(create bool, args []string, stderr io.Writer) (memberFlags
 	fs.StringVar(&f.app, "app", "rooms", "app id: rooms of different apps never meet on a shared signalling server")
 	fs.StringVar(&f.room, "room", "", "room id (required)")
 	fs.StringVar(&f.id, "id", "", "this member's participant id (required)")
+	fs.StringVar(&f.password, "password", "", "room password, the same for every member (default $ROOMS_PASSWORD, which keeps it out of the process list)")
 	if create {
 		fs.StringVar(&f.initial, "state", "{}", "initial state of the room (JSON)")
 	}
@@ -67,6 +69,9 @@ func parseMemberFlags(create bool, args []string, stderr io.Writer) (memberFlags
 	fs.IntVar(&f.maxVoters, "max-voters", 5, "while doorman: voting members at most; the others are learners")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
+	}
+	if f.password == "" { // not the flag's default: -h would print it
+		f.password = os.Getenv("ROOMS_PASSWORD")
 	}
 	return f, f.check()
 }
@@ -87,7 +92,7 @@ func (f memberFlags) check() error {
 
 func (f memberFlags) options(onEvent func(room.Event), stderr io.Writer) room.Options {
 	opts := room.Options{
-		SignalURL: f.signal, SignalKey: f.key, AppID: f.app, LoopbackOnly: f.loopback,
+		SignalURL: f.signal, SignalKey: f.key, AppID: f.app, Password: f.password, LoopbackOnly: f.loopback,
 		MaxMembers: f.maxMembers, MaxVoters: f.maxVoters,
 		JoinTimeout: f.timeout, PeerTimeout: f.peerTimeout, OnEvent: onEvent,
 	}

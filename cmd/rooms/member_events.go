@@ -90,7 +90,7 @@ func errorCode(err error) string {
 		code string
 	}{
 		{room.ErrRoomExists, "room-exists"}, {room.ErrRoomNotFound, "room-not-found"},
-		{room.ErrRefused, "refused"}, {room.ErrClosed, "closed"}, {room.ErrTimeout, "timeout"},
+		{room.ErrWrongPassword, "wrong-password"}, {room.ErrRefused, "refused"}, {room.ErrClosed, "closed"}, {room.ErrTimeout, "timeout"},
 		{state.ErrConflict, "conflict"}, {state.ErrMalformed, "malformed"}, {state.ErrTooLarge, "too-large"},
 		{state.ErrUnknownAction, "unknown-action"}, {errBadLine, "bad-line"},
 	}

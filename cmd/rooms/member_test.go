@@ -349,6 +349,7 @@ func TestMemberCreateJoinErrorsExitOne(t *testing.T) {
 		{"room exists", append([]string{"create"}, memberArgs(url, "taken", "bob")...), "room-exists"},
 		{"room not found", append([]string{"join"}, memberArgs(url, "nowhere", "bob")...), "room-not-found"},
 		{"duplicate participant", append([]string{"join"}, memberArgs(url, "taken", "alice")...), "refused"},
+		{"password for a room without one", append([]string{"join"}, memberArgs(url, "taken", "bob", "--password", "pw")...), "wrong-password"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -364,6 +365,26 @@ func TestMemberCreateJoinErrorsExitOne(t *testing.T) {
 				t.Fatalf("stderr %q does not carry %q", stderr, msg)
 			}
 		})
+	}
+}
+
+// A room created with --password admits a member whose password comes from
+// $ROOMS_PASSWORD, and refuses another password.
+func TestMemberPassword(t *testing.T) {
+	url := startSignalServer(t)
+	alice := startCLIMember(t, true, memberArgs(url, "guarded", "alice", "--password", "open sesame")...)
+	alice.ready(t)
+	out, stderr := newLineSink(), &lockedBuffer{}
+	if code := run(context.Background(), append([]string{"join"}, memberArgs(url, "guarded", "mallory", "--password", "guess")...), out, stderr); code != 1 {
+		t.Fatalf("wrong password: exit status %d, want 1; stderr: %s", code, stderr)
+	}
+	if lines := out.all(); len(lines) != 1 || lines[0]["code"] != "wrong-password" {
+		t.Fatalf("wrong password: stdout %v, want one error line with code wrong-password", lines)
+	}
+	t.Setenv("ROOMS_PASSWORD", "open sesame")
+	bob := startCLIMember(t, false, memberArgs(url, "guarded", "bob")...)
+	if peers := bob.ready(t)["peers"].([]any); len(peers) != 2 {
+		t.Fatalf("bob sees %d members, want 2", len(peers))
 	}
 }
 

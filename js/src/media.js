@@ -31,11 +31,11 @@ export class Media {
   // stream on it and reports the peer's tracks.
   link(peerId, pc) {
     this.unlink(peerId)
-    const link = { pc, senders: new Map(), onTrack: null }
-    link.onTrack = e => this.#emitTrack(peerId, e.track, e.streams[0] || new MediaStream([e.track]))
+    const link = { pc, senders: new Map(), onTrack: null, reported: new Set() }
+    link.onTrack = e => this.#report(peerId, link, e.track, e.streams[0] || new MediaStream([e.track]))
     pc.addEventListener('track', link.onTrack)
     this.#links.set(peerId, link)
-    this.#reportEarlyTracks(peerId, pc)
+    this.#reportEarlyTracks(peerId, link)
     for (const stream of this.#streams) this.#send(link, stream)
   }
 
@@ -61,12 +61,32 @@ export class Media {
     link.senders.set(stream, senders)
   }
 
+  // #report emits a remote track once per link.
+  #report(peerId, link, track, stream) {
+    if (link.reported.has(track.id) || this.#links.get(peerId) !== link) return
+    link.reported.add(track.id)
+    this.#emitTrack(peerId, track, stream)
+  }
+
   // #reportEarlyTracks reports tracks that arrived before the link was
   // announced (the remote may add its streams as soon as it sees the link).
-  #reportEarlyTracks(peerId, pc) {
-    const early = pc.getTransceivers().filter(t => t.currentDirection === 'recvonly' || t.currentDirection === 'sendrecv')
+  // Their track events have fired already; a transceiver shows that it
+  // receives once the negotiation in progress is over, so wait for that.
+  #reportEarlyTracks(peerId, link) {
+    const { pc } = link
+    if (pc.signalingState !== 'stable') {
+      const settled = () => {
+        if (pc.signalingState !== 'stable' && pc.signalingState !== 'closed') return
+        pc.removeEventListener('signalingstatechange', settled)
+        this.#reportEarlyTracks(peerId, link)
+      }
+      pc.addEventListener('signalingstatechange', settled)
+      return
+    }
+    const early = pc.getTransceivers()
+      .filter(t => (t.currentDirection === 'recvonly' || t.currentDirection === 'sendrecv') && !link.reported.has(t.receiver.track.id))
     if (early.length === 0) return
     const stream = new MediaStream(early.map(t => t.receiver.track))
-    for (const track of stream.getTracks()) this.#emitTrack(peerId, track, stream)
+    for (const track of stream.getTracks()) this.#report(peerId, link, track, stream)
   }
 }

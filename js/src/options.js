@@ -5,7 +5,7 @@ export const PUBLIC_SIGNAL = Object.freeze({ host: '0.peerjs.com', port: 443, pa
 
 const KNOWN = new Set([
   'host', 'port', 'path', 'key', 'secure', 'appId', 'iceServers', 'maxVoters', 'maxMembers',
-  'joinTimeout', 'updateTimeout', 'peerTimeout', 'wasmUrl', 'admit', 'metadata', 'debug',
+  'joinTimeout', 'updateTimeout', 'peerTimeout', 'wasmUrl', 'admit', 'metadata', 'debug', 'password',
 ])
 
 function fail(msg) {
@@ -55,6 +55,7 @@ export function encodeOptions(options) {
   if (typeof options !== 'object') fail('must be an object')
   for (const k of Object.keys(options)) if (!KNOWN.has(k)) fail(`unknown option ${JSON.stringify(k)}`)
   if (options.admit !== undefined && typeof options.admit !== 'function') fail('admit must be a function')
+  if (options.password !== undefined && typeof options.password !== 'string') fail('password must be a string')
   if (options.wasmUrl !== undefined && typeof options.wasmUrl !== 'string' && !(options.wasmUrl instanceof URL)) {
     fail('wasmUrl must be a string or URL')
   }
@@ -65,6 +66,7 @@ export function encodeOptions(options) {
     signalURL: signalURL(options),
     key: options.key ?? (options.host === undefined ? PUBLIC_SIGNAL.key : 'peerjs'),
     appId: options.appId,
+    password: options.password,
     iceServers: iceServers(options.iceServers),
     maxVoters: positive(options, 'maxVoters'),
     maxMembers: positive(options, 'maxMembers'),

@@ -215,10 +215,8 @@ export class Room {
       else return null
       this.#inReducer = true
       try {
-        const env = JSON.parse(payloadJSON)
-        const enveloped = env !== null && typeof env === 'object' && 'by' in env
-        const payload = deepFreeze(enveloped ? env.payload : env)
-        const ctx = Object.freeze({ proposer: enveloped ? env.by : undefined, seq, index, version })
+        const payload = deepFreeze(JSON.parse(payloadJSON))
+        const ctx = Object.freeze({ proposer: proposer || undefined, seq, index, version })
         const next = reducer(base, payload, ctx)
         if (next === undefined) throw new TypeError('the reducer returned undefined; return the next state')
         return JSON.stringify(diff(base, next))
@@ -237,9 +235,9 @@ export class Room {
    */
   async dispatch(actionName, payload = null) {
     name('action name', actionName)
-    // The proposer's participant id travels with the payload so that every
-    // member's reducer sees the same ctx.proposer.
-    const text = jsonText('payload', { by: this.#self, payload })
+    // Reducers learn the proposer (ctx.proposer) from the replicated member
+    // table, not from the payload: a member cannot act in another's name.
+    const text = jsonText('payload', payload)
     const h = await this.#live('dispatch')
     return this.#reach(await this.#call(() => h.dispatch(actionName, text)))
   }

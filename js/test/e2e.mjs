@@ -333,6 +333,36 @@ const scenarios = {
     assert.match(bad, /^TypeError: rooms: addStream/)
   },
 
+  // (g) A room with a password: the right one joins and sees the state, a
+  // wrong or missing one is refused with the reason; a page that becomes
+  // doorman checks the password too.
+  async password() {
+    const [a, b, c] = await Promise.all([open(), open(), open()])
+    await a.evaluate(id => window.T.create('alice', id, { secret: 42 }, { password: 'correct horse' }), roomId)
+    const refusals = await b.evaluate(async id => {
+      const { Room } = window.Rooms
+      const tries = { wrong: { password: 'battery staple' }, missing: {} }
+      const out = {}
+      for (const [k, extra] of Object.entries(tries)) {
+        out[k] = await window.T.outcome(Room.join('mallory', id, window.T.options(extra)).ready)
+      }
+      return out
+    }, roomId)
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(refusals).map(([k, r]) => [k, [r.name, r.reason]])),
+      { wrong: ['RefusedError', 'wrong password'], missing: ['RefusedError', 'this room needs a password'] })
+    const sb = await b.evaluate(id => window.T.join('bob', id, { password: 'correct horse' }), roomId)
+    assert.deepEqual(JSON.parse(sb.state), { secret: 42 })
+    await b.evaluate(() => window.T.room.update([{ op: 'replace', path: '/secret', value: 43 }]))
+
+    await a.evaluate(() => window.T.room.handOver())
+    await b.waitForFunction(() => window.T.room.doorman === 'bob', null, WAIT)
+    const wrong = await c.evaluate(id => window.T.outcome(window.Rooms.Room.join('carol', id, window.T.options({ password: 'nope' })).ready), roomId)
+    assert.equal(wrong.reason, 'wrong password', JSON.stringify(wrong))
+    const sc = await c.evaluate(id => window.T.join('carol', id, { password: 'correct horse' }), roomId)
+    assert.deepEqual(JSON.parse(sc.state), { secret: 43 })
+  },
+
   // (e) The React hooks re-render on changes, and only where the part of
   // the state a component selects changed.
   async react() {

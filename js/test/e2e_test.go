@@ -180,6 +180,10 @@ func TestFivePagesRace(t *testing.T) { scenario(t, "five") }
 // doorman, which admits a newcomer by the room id.
 func TestDoormanFailover(t *testing.T) { scenario(t, "failover") }
 
+// TestMedia: two pages send each other their (fake) camera: one added
+// before the other joined, one after the link was up; room.raft.
+func TestMedia(t *testing.T) { scenario(t, "media") }
+
 // TestFrozenDoorman: the doorman's page is frozen (JS paused over CDP);
 // the room elects another doorman, admits a newcomer, and the page catches
 // up when it thaws.
@@ -187,6 +191,10 @@ func TestFrozenDoorman(t *testing.T) { scenario(t, "freeze") }
 
 // TestHiddenDoorman: a doorman whose page becomes hidden hands over.
 func TestHiddenDoorman(t *testing.T) { scenario(t, "hidden") }
+
+// TestPassword: a password room in the browser: right, wrong and missing
+// passwords, and a page doorman that checks them after a hand-over.
+func TestPassword(t *testing.T) { scenario(t, "password") }
 
 // TestReactHooks: useRoom and useRoomState re-render a React page on
 // changes, and a component whose selected part is unchanged does not.

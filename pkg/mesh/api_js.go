@@ -2,18 +2,11 @@
 
 package mesh
 
-import "github.com/pion/webrtc/v4"
+import "syscall/js"
 
-// newAPI returns the pion API for cfg. In the browser, pion drives the page's
-// RTCPeerConnection, which has no candidate filters: LoopbackOnly is ignored,
-// and loopback-only tests use Chromium's flags instead (see doc.go).
-func newAPI(Config) *webrtc.API {
-	return webrtc.NewAPI()
-}
-
-// prepareChannel makes the browser deliver binary messages as ArrayBuffers.
-// Firefox defaults to Blobs, which pion reads with an await before calling
-// the message handler: messages could then overtake each other.
-func prepareChannel(dc *webrtc.DataChannel) {
-	dc.JSValue().Set("binaryType", "arraybuffer")
-}
+// JSPeerConnection returns the page's RTCPeerConnection, for media: add
+// tracks with addTrack and the Conn renegotiates by itself (see doc.go);
+// listen for the remote's with addEventListener("track", ...). Its data
+// channels and descriptions are the Conn's own: do not create offers or
+// answers on it, nor assign its on... handler properties.
+func (c *Conn) JSPeerConnection() js.Value { return c.pc.(*jsPeer).pc }

@@ -4,8 +4,6 @@ import (
 	"log/slog"
 	"math"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // Defaults applied by New to zero fields of Config.
@@ -23,7 +21,7 @@ const (
 // about. Zero fields take the defaults above.
 type Config struct {
 	// ICEServers are the STUN/TURN servers; none is needed on loopback or a LAN.
-	ICEServers []webrtc.ICEServer
+	ICEServers []ICEServer
 	// LoopbackOnly restricts ICE to 127.0.0.1 over UDP with mDNS off, so
 	// that nothing leaves the machine (tests, local tools). Native builds
 	// only; in a browser, loopback is up to Chromium's flags (see doc.go).

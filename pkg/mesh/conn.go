@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // Errors returned by Conn methods.
@@ -67,9 +65,9 @@ type Conn struct {
 	log        *slog.Logger
 	start      time.Time // origin of ping timestamps
 
-	pc  *webrtc.PeerConnection
-	rel *webrtc.DataChannel
-	eph *webrtc.DataChannel
+	pc  peerConnection
+	rel dataChannel
+	eph dataChannel
 
 	role  atomic.Int32
 	negMu sync.Mutex // one offer/answer step at a time
@@ -90,8 +88,10 @@ type Conn struct {
 	bigSlots chan struct{}
 
 	states stateTracker
-	ice    atomic.Int32 // latest webrtc.ICEConnectionState
+	ice    atomic.Value // latest iceState
 	iceBad chan struct{}
+
+	reneg renegotiation
 
 	lastPong atomic.Int64 // ns since start
 	srtt     atomic.Int64 // smoothed RTT, ns
@@ -100,6 +100,9 @@ type Conn struct {
 
 	// noPong is a test hook: while set, pings are not answered.
 	noPong atomic.Bool
+	// negotiationSent is a test hook: called with the type of each
+	// renegotiation message before it is sent.
+	negotiationSent atomic.Pointer[func(sdpType)]
 }
 
 // New creates a connection to remoteID, not yet negotiated: call Dial on one
@@ -109,7 +112,7 @@ type Conn struct {
 // not wait for the remote to act on them.
 func New(cfg Config, remoteID string, sendSignal func(Signal) error) (*Conn, error) {
 	cfg = cfg.withDefaults()
-	pc, err := newAPI(cfg).NewPeerConnection(webrtc.Configuration{ICEServers: cfg.ICEServers})
+	pc, err := newPeerConnection(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("mesh: peer connection to %s: %w", remoteID, err)
 	}
@@ -128,53 +131,46 @@ func New(cfg Config, remoteID string, sendSignal func(Signal) error) (*Conn, err
 		bigSlots:   make(chan struct{}, cfg.MaxPendingFrames),
 		iceBad:     make(chan struct{}, 1),
 	}
+	c.ice.Store(iceState("new"))
+	c.reneg.init()
 	c.states.init(remoteID, cfg.OnState)
 	if err := c.openChannels(); err != nil {
-		_ = pc.Close()
+		_ = pc.close()
 		return nil, fmt.Errorf("mesh: data channels to %s: %w", remoteID, err)
 	}
 	c.watchPeerConnection()
-	c.wg.Add(4)
+	c.wg.Add(5)
 	go func() { defer c.wg.Done(); c.states.run(c.closed) }()
 	go c.readLoop()
 	go c.keepalive()
 	go c.restartLoop()
+	go c.renegotiateLoop()
 	go func() { c.wg.Wait(); close(c.done) }()
 	return c, nil
 }
 
 // openChannels creates both negotiated data channels and their handlers.
 func (c *Conn) openChannels() error {
-	ordered, unordered := true, false
-	relID, ephID, retransmits := uint16(reliableID), uint16(ephemeralID), uint16(0)
-	negotiated := true
-	rel, err := c.pc.CreateDataChannel(reliableLabel, &webrtc.DataChannelInit{
-		Ordered: &ordered, Negotiated: &negotiated, ID: &relID,
-	})
+	rel, err := c.pc.createDataChannel(channelOptions{label: reliableLabel, id: reliableID, reliable: true})
 	if err != nil {
 		return err
 	}
-	eph, err := c.pc.CreateDataChannel(ephemeralLabel, &webrtc.DataChannelInit{
-		Ordered: &unordered, MaxRetransmits: &retransmits, Negotiated: &negotiated, ID: &ephID,
-	})
+	eph, err := c.pc.createDataChannel(channelOptions{label: ephemeralLabel, id: ephemeralID})
 	if err != nil {
 		return err
 	}
 	c.rel, c.eph = rel, eph
 	c.watchChannel(rel, false)
 	c.watchChannel(eph, true)
-	rel.SetBufferedAmountLowThreshold(uint64(c.cfg.MaxBufferedAmount / 2))
-	rel.OnBufferedAmountLow(func() { notify(c.relLow) })
+	rel.setBufferedAmountLowThreshold(uint64(c.cfg.MaxBufferedAmount / 2))
+	rel.onBufferedAmountLow(func() { notify(c.relLow) })
 	return nil
 }
 
-// watchChannel wires a channel's events. The message handler only queues:
-// natively pion calls it from the channel's read loop, one message at a
-// time; in the browser build pion calls it on a fresh goroutine per message,
-// and a goroutine runs until it blocks before the next JS event is taken, so
-// queueing on a channel (FIFO even when full) keeps the order.
-func (c *Conn) watchChannel(dc *webrtc.DataChannel, ephemeral bool) {
-	prepareChannel(dc)
+// watchChannel wires a channel's events. Messages come one at a time and
+// in order (see rtc.go); the handler queues them for the read loop, which
+// keeps the order even when the queue is full.
+func (c *Conn) watchChannel(dc dataChannel, ephemeral bool) {
 	var once sync.Once
 	opened := func() {
 		once.Do(func() {
@@ -183,18 +179,18 @@ func (c *Conn) watchChannel(dc *webrtc.DataChannel, ephemeral bool) {
 			}
 		})
 	}
-	dc.OnOpen(opened)
-	if dc.ReadyState() == webrtc.DataChannelStateOpen {
+	dc.onOpen(opened)
+	if dc.isOpen() {
 		opened()
 	}
-	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+	dc.onMessage(func(data []byte) {
 		select {
-		case c.in <- inbound{data: msg.Data, ephemeral: ephemeral}:
+		case c.in <- inbound{data: data, ephemeral: ephemeral}:
 		case <-c.closed:
 		}
 	})
-	dc.OnClose(func() {
-		c.log.Debug("mesh: data channel closed", "label", dc.Label())
+	dc.onClose(func() {
+		c.log.Debug("mesh: data channel closed", "label", dc.label())
 		go c.shutdown(false)
 	})
 }
@@ -207,30 +203,28 @@ func (c *Conn) becomeReady() {
 	c.log.Debug("mesh: channels open")
 }
 
-// watchPeerConnection follows the transport's state.
+// watchPeerConnection follows the transport's state and its needs to
+// renegotiate.
 func (c *Conn) watchPeerConnection() {
-	c.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		c.log.Debug("mesh: peer connection state", "state", s.String())
-		if s == webrtc.PeerConnectionStateClosed {
+	c.pc.onConnectionStateChange(func(s connectionState) {
+		c.log.Debug("mesh: peer connection state", "state", s)
+		if s == connectionClosed {
 			go c.shutdown(false)
 			return
 		}
 		c.states.update(func(in *stateInputs) { in.pc = s })
 	})
-	c.pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
-		c.ice.Store(int32(s))
+	c.pc.onICEConnectionStateChange(func(s iceState) {
+		c.ice.Store(s)
 		if iceBroken(s) {
 			notify(c.iceBad)
 		}
 	})
+	c.pc.onNegotiationNeeded(c.negotiationNeeded)
 }
 
 // RemoteID returns the peer id this connection was created for.
 func (c *Conn) RemoteID() string { return c.remoteID }
-
-// PeerConnection returns the underlying pion PeerConnection (in the browser
-// build its JSValue is the page's RTCPeerConnection, for media).
-func (c *Conn) PeerConnection() *webrtc.PeerConnection { return c.pc }
 
 // Ready is closed once both data channels are open.
 func (c *Conn) Ready() <-chan struct{} { return c.ready }
@@ -270,7 +264,7 @@ func (c *Conn) shutdown(bye bool) {
 		}
 		c.states.update(func(s *stateInputs) { s.closed = true })
 		close(c.closed)
-		if err := c.pc.Close(); err != nil {
+		if err := c.pc.close(); err != nil {
 			c.log.Debug("mesh: close", "err", err)
 		}
 	})
@@ -280,7 +274,7 @@ func (c *Conn) shutdown(bye bool) {
 // transport is torn down right after, and a remote that misses the bye still
 // sees the data channels close.
 func (c *Conn) sayBye() {
-	if err := c.rel.Send(encodeSingle(TypeBye, nil)); err != nil {
+	if err := c.rel.send(encodeSingle(TypeBye, nil)); err != nil {
 		c.log.Debug("mesh: bye", "err", err)
 	}
 }

@@ -1,3 +1,5 @@
+//go:build !js
+
 package mesh
 
 import (
@@ -10,13 +12,6 @@ import (
 	"regexp"
 	"testing"
 	"time"
-
-	"github.com/pion/webrtc/v4"
-)
-
-const (
-	typeTest FrameType = TypeUserMin + iota
-	typeOther
 )
 
 func TestExchangeBothWays(t *testing.T) {
@@ -277,7 +272,7 @@ func TestAutoRestartAfterICEFailure(t *testing.T) {
 	local, _ := ufrags(a.conn)
 	// Loopback ICE does not fail on demand, so feed the restart loop the
 	// input a real failure produces; the restart that follows is real.
-	a.conn.ice.Store(int32(webrtc.ICEConnectionStateFailed))
+	a.conn.ice.Store(iceFailed)
 	notify(a.conn.iceBad)
 	eventually(t, "automatic ICE restart", func() bool {
 		l, _ := ufrags(a.conn)
@@ -310,7 +305,7 @@ func TestMalformedFramesDropped(t *testing.T) {
 		{encodeSingle(TypePing, []byte("short")), ErrMalformed},
 	}
 	for _, c := range bad {
-		if err := a.conn.rel.Send(c.msg); err != nil {
+		if err := a.conn.rel.send(c.msg); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -345,7 +340,7 @@ func TestBackpressureTimesOut(t *testing.T) {
 		t.Fatalf("send into a stalled peer: %v, want ErrSendTimeout", err)
 	}
 	// One chunk may go in at the limit, and pings skip the wait.
-	if got := a.conn.rel.BufferedAmount(); got > 64<<10+MaxMessageSize+1024 {
+	if got := a.conn.rel.bufferedAmount(); got > 64<<10+MaxMessageSize+1024 {
 		t.Errorf("buffered %d bytes, above the limit", got)
 	}
 }

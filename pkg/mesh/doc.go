@@ -1,8 +1,10 @@
 /*
 Package mesh connects one member of a room to one other peer: a WebRTC
-PeerConnection (pion/webrtc v4) carrying typed, versioned frames on two data
-channels, with keepalive, RTT measurement, connection-state events and ICE
-restart. A member holds one Conn per peer it talks to.
+peer connection carrying typed, versioned frames on two data channels, with
+keepalive, RTT measurement, connection-state events, ICE restart and
+renegotiation for media. Natively the peer connection is pion/webrtc v4's;
+in the browser it is the page's own RTCPeerConnection. A member holds one
+Conn per peer it talks to.
 
 The package knows nothing of raft, rooms or signalling servers. It is given a
 function that carries Signal values to the remote side, and is fed the
@@ -28,10 +30,11 @@ WaitReady's ctx, then Close it.
 
 Signals are not trickled: an offer or answer is sent once ICE gathering is
 complete (or after Config.GatherTimeout, with the candidates found so far),
-and carries every candidate in its SDP. pion's js build cannot serialise every
-candidate faithfully (IPv6, TCP), and one message per step is also simpler to
-relay. Only the offering side (the one that called Dial) ever makes offers,
-so offers never collide.
+and carries every candidate in its SDP: one message per step is simpler to
+relay than a trickle of candidates. Until the connection is ready, only the
+offering side (the one that called Dial) makes offers, so offers never
+collide; renegotiations after that are described under "Media and
+renegotiation".
 
 send should queue the signal and return; it must not wait for the remote to
 act on it. Signals of one Conn must be handed to HandleSignal in the order
@@ -75,7 +78,7 @@ big for one message carry 12 more bytes. Integers are big-endian.
 
 A message is at most MaxMessageSize (16 KiB) bytes, header included: the size
 browsers and pion interoperate on. Frame types below TypeUserMin (0x10) are
-the mesh's own (TypePing, TypePong, TypeBye); the layers above choose theirs
+the mesh's own (TypePing, TypePong, TypeBye, TypeNegotiate); the layers above choose theirs
 from [TypeUserMin, 0xFF] (raft messages, room control, ephemeral messages,
 signal relay...) and pass only the type and the payload. Any other version,
 an unknown flag, a non-zero reserved byte or a truncated header is an error:
@@ -146,27 +149,82 @@ by hand; on the answering side it sends a SignalRestart asking the offerer to
 do so. If an earlier offer is still unanswered (its signal lost), a restart
 sends that offer again. The data channels survive a restart.
 
+# Media and renegotiation
+
+The data channels need no renegotiation, but an application may send media
+on the same peer connection: in the browser it adds tracks to
+JSPeerConnection() (addTrack, removeTrack) and listens for the remote's with
+addEventListener("track", ...); natively it uses PeerConnection() (AddTrack,
+OnTrack). The Conn then renegotiates by itself: it listens to the peer
+connection's negotiationneeded event and exchanges the new offer and answer
+over its reliable channel, in TypeNegotiate frames whose payload is JSON
+
+	{"type": "offer", "sdp": "..."}    {"type": "answer", "sdp": "..."}
+	{"type": "request"}                {"type": "grant"}
+
+Before the connection is ready, negotiation goes through signals as above;
+an event from before the first exchange completed is dropped, since the
+browser and pion fire it again once that exchange brings the connection
+back to stable if anything is still missing.
+
+The roles follow the "perfect negotiation" pattern: the side that dialed is
+impolite, the side that accepted polite. The impolite side offers as soon as
+its peer connection asks. The polite side first sends a request and offers
+when granted; the impolite side grants at once when stable, or as soon as
+its own pending offer is answered, and makes no offer of its own until it
+has answered the polite side's. Offers therefore never cross, and nobody has
+to roll back: unlike MDN's pattern, where the polite side rolls its offer
+back when offers collide. That cannot work with pion v4 on the polite side:
+it rejects a rollback of a local offer, and it assigns media ids when it
+creates an offer, so a yielding pion peer would map the remote's sections
+onto its own transceivers. Tracks added on both sides at once therefore
+take two rounds, the impolite side's first. An offer that nonetheless
+crosses an offer of the impolite side's (from an old or broken peer) is
+ignored there, as in perfect negotiation.
+
+ICE restarts stay on signals, since a broken ICE path is exactly when the
+data channel cannot carry them. An ICE-restart offer that reaches the polite
+side while its renegotiation offer is pending makes it roll that offer back
+(the browser can; a pion peer cannot, and the restart then fails until the
+connection is re-made). A TypeNegotiate frame that is not valid JSON, has an
+unknown type or lacks its SDP, does not fit the receiver's role (a request
+to the polite side, a grant to the impolite one), or carries an SDP the peer
+connection refuses is dropped and reported like any malformed frame; a
+stray answer (an offer resent by an ICE restart can be answered twice) is
+only logged.
+
 # Native and browser builds
 
-The same code runs natively and in the browser (GOOS=js GOARCH=wasm), where
-pion drives the page's RTCPeerConnection. The differences live in
-api_native.go and api_js.go:
+The Conn drives a small internal interface over a peer connection and its
+data channels (rtc.go), implemented by pion natively (rtc_pion.go) and by a
+thin syscall/js binding of RTCPeerConnection and RTCDataChannel in the
+browser (rtc_js.go), so that the browser build links none of pion's ICE,
+DTLS and SCTP stacks. Config.ICEServers is the package's own ICEServer,
+turned into pion's type natively and into an RTCIceServer in the browser.
+The other differences:
 
   - Natively, Config.LoopbackOnly makes candidates 127.0.0.1 only: loopback
     candidates included, mDNS off, UDP over IPv4, the "lo" interface only.
     Tests use it, and run in a network namespace that has only loopback. In
     the browser it is ignored: loopback in tests comes from Chromium's
     --allow-loopback-in-peer-connection --use-fake-ui-for-media-stream.
-  - Natively the connection carries data only, so pion's default RTP
-    interceptors are not installed. In the browser, media uses
-    PeerConnection().JSValue() directly.
-  - In the browser every pion call awaits a JS promise, so pion is only called
-    from goroutines, never from inside a JS callback. pion's js build runs each
-    message handler on a new goroutine; the handler only queues the message on
-    a channel, which keeps the order (a goroutine runs until it blocks before
-    the next JS event is taken, and blocked senders are served first in,
-    first out). Channels are set to deliver ArrayBuffers, never Blobs, whose
-    asynchronous reading could reorder messages.
+  - Natively pion's default codecs are registered (for media) but not its
+    default RTP interceptors, which would cost four goroutines per
+    connection that most connections, carrying data only, do not need.
+  - The browser binding adds its listeners with addEventListener, never by
+    setting onX properties, so that the page can add its own (track...).
+    A listener only copies what it needs out of the event (message bytes
+    with js.CopyBytesToGo, a state string) and queues the Go handler; each
+    object's handlers run in order on one goroutine, since nothing may
+    block inside a JS callback. Promises are awaited on the calling
+    goroutine, and closing the connection ends those waits (a closed
+    RTCPeerConnection never settles them). Close removes and releases
+    every listener. Channels are set to deliver ArrayBuffers, never Blobs,
+    whose asynchronous reading could reorder messages.
+  - In the browser, ICE gathering is complete when the gathering state
+    says so and the local description holds candidates: after an ICE
+    restart the state may still read "complete" from the previous round
+    for a moment.
   - Browsers throttle timers in hidden tabs (once a second, then once a
     minute), so a hidden page's pings slow down and its peers may find it
     unreachable; the room layer hands leadership away from hidden pages.

@@ -25,6 +25,10 @@ const (
 	// TypeBye tells the remote that this side is closing the connection, so it
 	// sees StateClosed at once instead of waiting for ICE to time out.
 	TypeBye FrameType = 0x03
+	// TypeNegotiate carries a session description of a renegotiation
+	// after the connection is ready (media tracks added or removed), as
+	// JSON {"type": "offer" or "answer", "sdp": "..."}; see doc.go.
+	TypeNegotiate FrameType = 0x04
 
 	// TypeUserMin is the smallest type an upper layer may use. Types in
 	// [0x00, TypeUserMin) are reserved for the mesh; Send rejects them.

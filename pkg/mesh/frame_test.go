@@ -8,6 +8,12 @@ import (
 )
 
 // encodeAll collects the messages encodeFrame emits.
+// Frame types of the tests.
+const (
+	typeTest FrameType = TypeUserMin + iota
+	typeOther
+)
+
 func encodeAll(t FrameType, id uint32, payload []byte) [][]byte {
 	var out [][]byte
 	_ = encodeFrame(t, id, payload, func(m []byte) error {

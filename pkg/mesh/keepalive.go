@@ -34,7 +34,7 @@ func (c *Conn) keepalive() {
 func (c *Conn) ping() {
 	var stamp [8]byte
 	binary.BigEndian.PutUint64(stamp[:], uint64(time.Since(c.start)))
-	if err := c.rel.Send(encodeSingle(TypePing, stamp[:])); err != nil {
+	if err := c.rel.send(encodeSingle(TypePing, stamp[:])); err != nil {
 		c.log.Debug("mesh: ping", "err", err)
 	}
 }
@@ -54,7 +54,7 @@ func (c *Conn) answerPing(payload []byte) error {
 	if c.noPong.Load() {
 		return nil
 	}
-	if err := c.rel.Send(encodeSingle(TypePong, payload)); err != nil {
+	if err := c.rel.send(encodeSingle(TypePong, payload)); err != nil {
 		c.log.Debug("mesh: pong", "err", err)
 	}
 	return nil

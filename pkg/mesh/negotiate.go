@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // Dial makes this side the offerer: it sends an offer through sendSignal and
@@ -97,10 +95,15 @@ func (c *Conn) offer(ctx context.Context, iceRestart bool) error {
 func (c *Conn) prepareOffer(ctx context.Context, iceRestart bool) (string, error) {
 	c.negMu.Lock()
 	defer c.negMu.Unlock()
-	if c.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
-		return c.pc.LocalDescription().SDP, nil
+	if c.pc.signalingState() == signalingHaveLocalOffer {
+		return c.pc.localDescription(), nil
 	}
-	offer, err := c.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	return c.makeOffer(ctx, iceRestart)
+}
+
+// makeOffer creates an offer and applies it; negMu is held.
+func (c *Conn) makeOffer(ctx context.Context, iceRestart bool) (string, error) {
+	offer, err := c.pc.createOffer(iceRestart)
 	if err != nil {
 		return "", fmt.Errorf("create offer: %w", err)
 	}
@@ -123,22 +126,38 @@ func (c *Conn) prepareAnswer(ctx context.Context, offer Signal) (string, error) 
 	}
 	c.negMu.Lock()
 	defer c.negMu.Unlock()
-	if err := c.pc.SetRemoteDescription(desc); err != nil {
+	return c.answerOffer(ctx, desc)
+}
+
+// answerOffer applies a remote offer and returns our answer; negMu is held.
+// Only the answering side can get here with an offer of its own pending: a
+// renegotiation offer, overtaken by an ICE-restart offer that came through
+// signals. Ours yields, where the peer connection can roll it back (the
+// browser can; pion cannot, and the restart then fails until ours is
+// answered).
+func (c *Conn) answerOffer(ctx context.Context, offer description) (string, error) {
+	if c.pc.signalingState() == signalingHaveLocalOffer {
+		if err := c.pc.rollback(); err != nil {
+			return "", fmt.Errorf("roll back our offer: %w", err)
+		}
+	}
+	if err := c.pc.setRemoteDescription(offer); err != nil {
 		return "", fmt.Errorf("%w: set remote offer: %v", ErrBadSignal, err)
 	}
-	answer, err := c.pc.CreateAnswer(nil)
+	answer, err := c.pc.createAnswer()
 	if err != nil {
 		return "", fmt.Errorf("create answer: %w", err)
 	}
+	c.armRenegotiation()
 	return c.setLocal(ctx, answer)
 }
 
 // setLocal applies a local description and waits for ICE gathering to
 // complete (or ctx to end), then returns the SDP with every candidate found:
 // candidates are not trickled.
-func (c *Conn) setLocal(ctx context.Context, desc webrtc.SessionDescription) (string, error) {
-	gathered := webrtc.GatheringCompletePromise(c.pc)
-	if err := c.pc.SetLocalDescription(desc); err != nil {
+func (c *Conn) setLocal(ctx context.Context, desc description) (string, error) {
+	gathered, err := c.pc.setLocalDescription(desc)
+	if err != nil {
 		return "", fmt.Errorf("set local %s: %w", desc.Type, err)
 	}
 	select {
@@ -148,7 +167,7 @@ func (c *Conn) setLocal(ctx context.Context, desc webrtc.SessionDescription) (st
 	case <-c.closed:
 		return "", ErrClosed
 	}
-	return c.pc.LocalDescription().SDP, nil
+	return c.pc.localDescription(), nil
 }
 
 // takeAnswer applies the answer to our pending offer.
@@ -158,11 +177,25 @@ func (c *Conn) takeAnswer(s Signal) error {
 		return err
 	}
 	c.negMu.Lock()
-	defer c.negMu.Unlock()
-	if c.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
-		return fmt.Errorf("%w: answer without a pending offer", ErrBadSignal)
+	err = c.applyAnswer(desc)
+	var grant description
+	if err == nil {
+		grant = c.grantIfAsked()
 	}
-	if err := c.pc.SetRemoteDescription(desc); err != nil {
+	c.negMu.Unlock()
+	if grant.Type != "" {
+		c.sendNegotiation(grant)
+	}
+	return err
+}
+
+// applyAnswer applies the answer to our pending offer; negMu is held.
+func (c *Conn) applyAnswer(answer description) error {
+	if c.pc.signalingState() != signalingHaveLocalOffer {
+		return errNoPendingOffer
+	}
+	c.armRenegotiation()
+	if err := c.pc.setRemoteDescription(answer); err != nil {
 		return fmt.Errorf("%w: set remote answer: %v", ErrBadSignal, err)
 	}
 	return nil
@@ -188,10 +221,10 @@ func (c *Conn) restartLoop() {
 
 func (c *Conn) restartWhileBroken() {
 	delay := c.cfg.RestartDelay
-	if webrtc.ICEConnectionState(c.ice.Load()) == webrtc.ICEConnectionStateFailed {
+	if c.iceNow() == iceFailed {
 		delay = 0
 	}
-	for iceBroken(webrtc.ICEConnectionState(c.ice.Load())) {
+	for iceBroken(c.iceNow()) {
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
@@ -199,7 +232,7 @@ func (c *Conn) restartWhileBroken() {
 			t.Stop()
 			return
 		}
-		if !iceBroken(webrtc.ICEConnectionState(c.ice.Load())) {
+		if !iceBroken(c.iceNow()) {
 			return
 		}
 		if err := c.Restart(); err != nil {
@@ -209,8 +242,11 @@ func (c *Conn) restartWhileBroken() {
 	}
 }
 
-func iceBroken(s webrtc.ICEConnectionState) bool {
-	return s == webrtc.ICEConnectionStateDisconnected || s == webrtc.ICEConnectionStateFailed
+// iceNow returns the latest ICE connection state.
+func (c *Conn) iceNow() iceState { return c.ice.Load().(iceState) }
+
+func iceBroken(s iceState) bool {
+	return s == iceDisconnected || s == iceFailed
 }
 
 func (r role) String() string {

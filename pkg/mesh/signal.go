@@ -3,8 +3,6 @@ package mesh
 import (
 	"errors"
 	"fmt"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // SignalKind names a signalling message exchanged between the two sides of a
@@ -26,6 +24,9 @@ const (
 // ErrBadSignal reports a signalling message that cannot be used.
 var ErrBadSignal = errors.New("mesh: bad signal")
 
+// errNoPendingOffer: an answer came while no offer of ours waits for one.
+var errNoPendingOffer = fmt.Errorf("%w: answer without a pending offer", ErrBadSignal)
+
 // Signal is one signalling message. It is plain JSON so that any carrier (the
 // PeerJS server, a relay over the mesh) can forward it unchanged. SDP is not
 // trickled: each offer and answer carries all candidates gathered, because
@@ -36,18 +37,18 @@ type Signal struct {
 }
 
 // description returns the session description carried by s.
-func (s Signal) description() (webrtc.SessionDescription, error) {
-	var t webrtc.SDPType
+func (s Signal) description() (description, error) {
+	var t sdpType
 	switch s.Kind {
 	case SignalOffer:
-		t = webrtc.SDPTypeOffer
+		t = sdpOffer
 	case SignalAnswer:
-		t = webrtc.SDPTypeAnswer
+		t = sdpAnswer
 	default:
-		return webrtc.SessionDescription{}, fmt.Errorf("%w: kind %q has no SDP", ErrBadSignal, s.Kind)
+		return description{}, fmt.Errorf("%w: kind %q has no SDP", ErrBadSignal, s.Kind)
 	}
 	if s.SDP == "" {
-		return webrtc.SessionDescription{}, fmt.Errorf("%w: empty %s", ErrBadSignal, s.Kind)
+		return description{}, fmt.Errorf("%w: empty %s", ErrBadSignal, s.Kind)
 	}
-	return webrtc.SessionDescription{Type: t, SDP: s.SDP}, nil
+	return description{Type: t, SDP: s.SDP}, nil
 }

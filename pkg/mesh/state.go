@@ -1,14 +1,10 @@
 package mesh
 
-import (
-	"sync"
-
-	"github.com/pion/webrtc/v4"
-)
+import "sync"
 
 // stateInputs are the facts a connection's State is derived from.
 type stateInputs struct {
-	pc          webrtc.PeerConnectionState
+	pc          connectionState
 	ready       bool // both channels have opened
 	unreachable bool // no pong for PeerTimeout
 	closed      bool
@@ -18,13 +14,13 @@ type stateInputs struct {
 // unreachable whatever ICE says, since that is what layers above act on.
 func (in stateInputs) state() State {
 	switch {
-	case in.closed || in.pc == webrtc.PeerConnectionStateClosed:
+	case in.closed || in.pc == connectionClosed:
 		return StateClosed
 	case in.unreachable:
 		return StateUnreachable
-	case in.pc == webrtc.PeerConnectionStateFailed:
+	case in.pc == connectionFailed:
 		return StateFailed
-	case in.pc == webrtc.PeerConnectionStateDisconnected:
+	case in.pc == connectionDisconnected:
 		return StateDisconnected
 	case in.ready:
 		return StateConnected

@@ -45,26 +45,31 @@ func (c *Conn) Send(t FrameType, payload []byte) error {
 	if err := c.checkSend(t, len(payload), c.cfg.MaxFrameSize); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(c.cfg.SendTimeout)
-	var id uint32
-	if len(payload) > MaxSinglePayload {
-		if err := c.takeSlot(deadline); err != nil {
-			return fmt.Errorf("send to %s: %w", c.remoteID, err)
-		}
-		defer func() { <-c.bigSlots }()
-		id = c.nextID.Add(1)
-	}
-	err := encodeFrame(t, id, payload, func(msg []byte) error {
-		if err := c.waitWritable(deadline); err != nil {
-			return err
-		}
-		return c.rel.Send(msg)
-	})
-	if err != nil {
+	if err := c.sendReliable(t, payload); err != nil {
 		return fmt.Errorf("send to %s: %w", c.remoteID, err)
 	}
 	c.countSent(len(payload))
 	return nil
+}
+
+// sendReliable sends a frame of any type on the reliable channel, chunked
+// if need be, waiting for the send buffer to drain as Send does.
+func (c *Conn) sendReliable(t FrameType, payload []byte) error {
+	deadline := time.Now().Add(c.cfg.SendTimeout)
+	var id uint32
+	if len(payload) > MaxSinglePayload {
+		if err := c.takeSlot(deadline); err != nil {
+			return err
+		}
+		defer func() { <-c.bigSlots }()
+		id = c.nextID.Add(1)
+	}
+	return encodeFrame(t, id, payload, func(msg []byte) error {
+		if err := c.waitWritable(deadline); err != nil {
+			return err
+		}
+		return c.rel.send(msg)
+	})
 }
 
 // SendEphemeral sends a frame on the unordered channel, without
@@ -76,10 +81,10 @@ func (c *Conn) SendEphemeral(t FrameType, payload []byte) error {
 	if err := c.checkSend(t, len(payload), MaxSinglePayload); err != nil {
 		return err
 	}
-	if c.eph.BufferedAmount() > uint64(c.cfg.MaxBufferedAmount) {
+	if c.eph.bufferedAmount() > uint64(c.cfg.MaxBufferedAmount) {
 		return fmt.Errorf("send ephemeral to %s: %w", c.remoteID, ErrBackpressure)
 	}
-	if err := c.eph.Send(encodeSingle(t, payload)); err != nil {
+	if err := c.eph.send(encodeSingle(t, payload)); err != nil {
 		return fmt.Errorf("send ephemeral to %s: %w", c.remoteID, err)
 	}
 	c.countSent(len(payload))
@@ -127,7 +132,7 @@ func (c *Conn) takeSlot(deadline time.Time) error {
 // MaxBufferedAmount. The buffered-amount-low event wakes it; a slow tick
 // re-checks in case an event was coalesced away.
 func (c *Conn) waitWritable(deadline time.Time) error {
-	for c.rel.BufferedAmount() > uint64(c.cfg.MaxBufferedAmount) {
+	for c.rel.bufferedAmount() > uint64(c.cfg.MaxBufferedAmount) {
 		wait := time.Until(deadline)
 		if wait <= 0 {
 			return ErrSendTimeout
@@ -199,6 +204,8 @@ func (c *Conn) handleControl(t FrameType, payload []byte, ephemeral bool) error 
 		c.log.Debug("mesh: remote said bye")
 		c.shutdown(false)
 		return nil
+	case t == TypeNegotiate:
+		return c.queueRenegotiation(payload)
 	}
 	return fmt.Errorf("%w: unknown control type %#x", ErrMalformed, uint8(t))
 }

@@ -29,6 +29,19 @@ type StateMachine interface {
 	Restore(snapshot []byte) error
 }
 
+// MembershipObserver may be implemented by a StateMachine that needs the
+// replicated member table at each point of the log, for instance to check
+// that an entry's proposer was a member, with the key it registered, when
+// the entry applies. ApplyMembership is called on the applying goroutine
+// with the whole table (sorted by id; contexts are copies), in apply order:
+// after a snapshot is restored (NewCore's own included) and after every
+// applied membership change, before the next entry is applied. index is the
+// raft index of the snapshot or of the conf change entry. Every member sees
+// the same table at the same index.
+type MembershipObserver interface {
+	ApplyMembership(index uint64, members []Member)
+}
+
 // Result is the outcome of a proposal, known once its entry is applied on
 // the proposing member.
 type Result struct {
@@ -497,8 +510,23 @@ func (c *Core) restore(snap *pb.Snapshot) error {
 	c.applied = snap.GetMetadata().GetIndex()
 	c.snapshotIndex = c.applied
 	c.removed = !c.isMember(c.cfg.ID) && c.members.isRemoved(c.cfg.ID)
+	c.observeMembership(c.applied)
 	c.flushReads()
 	return nil
+}
+
+// observeMembership gives the member table to a state machine that wants it.
+func (c *Core) observeMembership(index uint64) {
+	o, ok := c.sm.(MembershipObserver)
+	if !ok {
+		return
+	}
+	members := make([]Member, 0, len(c.members.Members))
+	for _, m := range c.members.Members {
+		members = append(members, Member{ID: m.ID, Context: slices.Clone(m.Context), Learner: m.Learner})
+	}
+	slices.SortFunc(members, func(a, b Member) int { return cmp.Compare(a.ID, b.ID) })
+	o.ApplyMembership(index, members)
 }
 
 func (c *Core) isMember(id uint64) bool {

@@ -53,7 +53,10 @@ replaces a second pending conf change with an empty entry, so the queue
 re-proposes its head until it applies; every change is idempotent. The member
 table, the removed ids and the next free id are replicated (they travel in
 snapshots): a raft id is never reused, and Status().NextID is the id to give a
-newcomer.
+newcomer. A StateMachine that implements MembershipObserver is told the table
+in log order, after each conf change and each snapshot restore, so that it
+can judge an entry by who was a member at that point of the log (the room
+checks each change's signature against its proposer's registered key).
 
 # Snapshots
 

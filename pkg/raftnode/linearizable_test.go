@@ -107,7 +107,7 @@ const (
 
 var simKeys = []string{"a", "b", "c"}
 
-func runSim(t *testing.T, seed uint64, opts simOptions) {
+func runSim(t *testing.T, seed uint64, opts simOptions) *sim {
 	t.Helper()
 	// etcd raft draws election timeouts from crypto/rand; seeding it makes
 	// the whole run a function of the seed.
@@ -139,6 +139,7 @@ func runSim(t *testing.T, seed uint64, opts simOptions) {
 	w.checkAcknowledged()
 	s.check(t)
 	t.Logf("%s ops=%d added=%d virtual=%dms", s.describe(), w.ops, w.added, s.now)
+	return s
 }
 
 func (w *workload) next(c *simClient) {

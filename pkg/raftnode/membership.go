@@ -156,6 +156,7 @@ func (c *Core) applyConfChange(e *pb.Entry) {
 		change.Member = c.updateMembers(cc.GetType(), m)
 	}
 	c.confState = c.rn.ApplyConfChange(cc)
+	c.observeMembership(e.GetIndex())
 	c.finishConf(reqID, change.Rejected)
 	if c.cfg.OnMembershipChange != nil {
 		c.cfg.OnMembershipChange(change)

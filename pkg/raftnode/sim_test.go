@@ -31,6 +31,9 @@ type simOptions struct {
 	// jsonState runs the room's real JSON state machine (pkg/state)
 	// instead of the test's key-value machine.
 	jsonState bool
+	// membership, when set, records what every member's state machine is
+	// told of the member table (MembershipObserver), and when.
+	membership *membershipLog
 }
 
 type simMember struct {
@@ -123,6 +126,9 @@ func (s *sim) config(id uint64) Config {
 // machine that the Core restores from the storage's snapshot.
 func (s *sim) start(m *simMember) {
 	m.sm = s.newMachine(func(index uint64, id string) { s.noteExecuted(m.id, index, id) })
+	if s.opts.membership != nil {
+		m.sm = s.opts.membership.wrap(m.id, m.sm)
+	}
 	core, err := NewCore(s.config(m.id), m.storage, m.sm)
 	if err != nil {
 		s.violate("restart %d: %v", m.id, err)

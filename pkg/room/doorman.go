@@ -26,11 +26,13 @@ func (r *Room) knock(ctx context.Context) error {
 	session := randomHex(8)
 	var admitted atomic.Bool
 	var doorman uint64
+	var offer atomic.Value // the SDP of the first offer, for the admission proof
 	p, err := r.newPeer(0, session, func(s mesh.Signal) error {
 		if admitted.Load() {
 			return r.relaySignal(doorman, session)(s)
 		}
-		payload, err := json.Marshal(knockPayload{Knock: knock, Session: session, Signal: s})
+		offer.CompareAndSwap(nil, s.SDP)
+		payload, err := r.encodeSignalling(signal.TypeOffer, knockPayload{Knock: r.signKnock(knock, s.SDP), Session: session, Signal: s})
 		if err != nil {
 			return err
 		}
@@ -38,6 +40,13 @@ func (r *Room) knock(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	var challenge *admissionChannel
+	if r.key != nil {
+		if challenge, err = newAdmissionChannel(p.conn); err != nil {
+			p.close()
+			return err
+		}
 	}
 	if err := p.conn.Dial(ctx); err != nil {
 		p.close()
@@ -60,7 +69,14 @@ func (r *Room) knock(ctx context.Context) error {
 	if err := p.conn.HandleSignal(ans.Signal); err != nil {
 		return fmt.Errorf("doorman's answer: %w", err)
 	}
-	return p.conn.WaitReady(ctx)
+	if err := p.conn.WaitReady(ctx); err != nil {
+		return err
+	}
+	if challenge != nil {
+		sdp, _ := offer.Load().(string)
+		return r.prove(ctx, challenge, ans.Admitted.RaftID, sdp, ans.Signal.SDP)
+	}
+	return nil
 }
 
 // awaitAnswer waits for the doorman's answer to the knock.
@@ -78,12 +94,12 @@ func (r *Room) awaitAnswer(ctx context.Context, sig *signal.Client) (answerPaylo
 			case signal.TypeExpire:
 				return answerPayload{}, ErrRoomNotFound
 			case signal.TypeAnswer:
-				var ans answerPayload
-				if err := json.Unmarshal(msg.Payload, &ans); err != nil {
-					return ans, fmt.Errorf("%w: doorman's answer: %v", ErrBadMessage, err)
+				ans, err := r.openAnswer(msg.Type, msg.Payload)
+				if err != nil {
+					return ans, err
 				}
 				if ans.Refused != "" {
-					return ans, &RefusedError{Reason: ans.Refused, retry: ans.Retry}
+					return ans, &RefusedError{Reason: ans.Refused, retry: ans.Retry, cause: passwordRefusal(ans.Refused)}
 				}
 				if ans.Admitted == nil || ans.Admitted.RaftID == 0 || ans.Admitted.DoormanID == 0 {
 					return ans, fmt.Errorf("%w: doorman's answer admits nobody", ErrBadMessage)
@@ -119,36 +135,53 @@ func (r *Room) goServeKnocks(claim *signal.Client) {
 func (r *Room) admit(claim *signal.Client, msg signal.Message) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.JoinTimeout)
 	defer cancel()
+	kp, sealed, reason := r.openKnock(msg.Type, msg.Payload)
 	reply := func(ans answerPayload) error {
 		payload, err := json.Marshal(ans)
+		if sealed { // only a newcomer with the key may read the answer
+			payload, err = r.key.seal(signal.TypeAnswer, r.signalID, ans)
+		}
 		if err != nil {
 			return err
 		}
 		return claim.Send(ctx, signal.Message{Type: signal.TypeAnswer, Dst: msg.Src, Payload: payload})
 	}
-	var kp knockPayload
-	if err := json.Unmarshal(msg.Payload, &kp); err != nil {
-		_ = reply(answerPayload{Refused: "malformed knock"})
-		return
+	var id uint64
+	var retry bool
+	if reason == "" {
+		reason = r.knockIdentityRefusal(kp)
 	}
-	id, reason, retry := r.admission(kp.Knock)
+	if reason == "" {
+		id, reason, retry = r.admission(kp.Knock)
+	}
 	if reason != "" {
-		r.log.Info("room: refused newcomer", "participant", kp.Knock.Participant, "reason", reason)
+		r.log.Info("room: refused newcomer", "participant", kp.Knock.Participant, "from", msg.Src, "reason", reason)
 		_ = reply(answerPayload{Refused: reason, Retry: retry})
 		return
 	}
 	defer r.doneKnocking(kp.Knock.Participant)
 	self := r.self.Load()
 	var answered atomic.Bool
+	var answer atomic.Value // the SDP of our answer, for the admission proof
 	p, err := r.newPeer(id, kp.Session, func(s mesh.Signal) error {
 		if answered.Swap(true) {
 			return r.relaySignal(id, kp.Session)(s)
 		}
+		answer.Store(s.SDP)
 		return reply(answerPayload{Admitted: &admission{RaftID: id, DoormanID: self}, Signal: s})
 	})
 	if err != nil {
 		_ = reply(answerPayload{Refused: "doorman could not open a connection", Retry: true})
 		return
+	}
+	var challenge *admissionChannel
+	if r.key != nil {
+		if challenge, err = newAdmissionChannel(p.conn); err != nil {
+			r.log.Warn("room: admission", "participant", kp.Knock.Participant, "err", err)
+			p.close()
+			_ = reply(answerPayload{Refused: "doorman could not open a connection", Retry: true})
+			return
+		}
 	}
 	if !r.setPeer(id, p) {
 		return
@@ -163,7 +196,15 @@ func (r *Room) admit(claim *signal.Client, msg signal.Message) {
 		r.dropPeer(id, p)
 		return
 	}
-	info, _ := json.Marshal(memberInfo{Participant: kp.Knock.Participant})
+	if challenge != nil {
+		sdp, _ := answer.Load().(string)
+		if err := r.challenge(ctx, challenge, id, kp.Signal.SDP, sdp); err != nil {
+			r.log.Warn("room: refused newcomer: no proof of the password", "participant", kp.Knock.Participant, "err", err)
+			r.dropPeer(id, p)
+			return
+		}
+	}
+	info, _ := json.Marshal(memberInfo{Participant: kp.Knock.Participant, Key: kp.Knock.Key})
 	if err := r.node.Load().AddLearner(ctx, id, info); err != nil {
 		r.log.Warn("room: could not add newcomer", "participant", kp.Knock.Participant, "err", err)
 		r.dropPeer(id, p)

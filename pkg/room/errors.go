@@ -27,17 +27,25 @@ var (
 	ErrBadMessage = errors.New("room: bad message")
 	// ErrNoRoute: no connected member can relay a signal to its target yet.
 	ErrNoRoute = errors.New("room: no route to member")
+	// ErrWrongPassword: the doorman refused the newcomer's password: it is
+	// wrong, or one side has a password and the other has none. The error
+	// is a *RefusedError (errors.Is ErrRefused too) whose Reason says which.
+	ErrWrongPassword = errors.New("room: wrong password")
 )
 
 // RefusedError is the doorman's explicit refusal of a knock.
 type RefusedError struct {
 	Reason string
-	retry  bool // the doorman asked to knock again (Join does so by itself)
+	retry  bool  // the doorman asked to knock again (Join does so by itself)
+	cause  error // a sentinel the refusal also matches (ErrWrongPassword), or nil
 }
 
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("room: refused by the doorman: %s", e.Reason)
 }
 
-// Is makes errors.Is(err, ErrRefused) true for a *RefusedError.
-func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
+// Is makes errors.Is(err, ErrRefused) true for a *RefusedError, and
+// errors.Is(err, ErrWrongPassword) true for a refused password.
+func (e *RefusedError) Is(target error) bool {
+	return target == ErrRefused || (e.cause != nil && target == e.cause)
+}

@@ -55,9 +55,13 @@ type Event struct {
 type PeerInfo struct {
 	Participant string
 	RaftID      uint64
-	Voter       bool
-	Doorman     bool
-	Self        bool
+	// Key is a short fingerprint of the member's Ed25519 public key (16 hex
+	// digits of its SHA-256): the same for a member across rooms when it
+	// reuses Options.Identity, so apps can show or pin identities.
+	Key     string
+	Voter   bool
+	Doorman bool
+	Self    bool
 	// State is the mesh connection's state ("connected", ...); "self" for
 	// this member.
 	State string

@@ -1,11 +1,14 @@
 package room
 
 import (
+	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 
+	"github.com/rooms-dev/rooms/pkg/raftnode"
 	"github.com/rooms-dev/rooms/pkg/state"
 )
 
@@ -23,14 +26,68 @@ type roomMeta struct {
 
 // machine is the raft state machine of a room: the room's meta plus the
 // app's JSON document (pkg/state), which receives every entry's payload.
+// raftnode tells it the member table in log order (ApplyMembership), and it
+// checks each change's signature against its proposer's key as of that
+// point (identity.go).
 type machine struct {
 	mu   sync.RWMutex
 	meta roomMeta
 	app  *state.Machine
+	// keys are the members' public keys as of the last applied entry,
+	// names their participant ids.
+	keys  map[uint64]ed25519.PublicKey
+	names map[uint64]string
+	// keysChanged is closed (and replaced) whenever keys change.
+	keysChanged chan struct{}
 }
 
 func newMachine(meta roomMeta, app *state.Machine) *machine {
-	return &machine{meta: meta, app: app}
+	m := &machine{meta: meta, app: app, keys: map[uint64]ed25519.PublicKey{}, keysChanged: make(chan struct{})}
+	app.SetVerifier(m.verifyChange)
+	app.SetNamer(m.participant)
+	return m
+}
+
+// ApplyMembership implements raftnode.MembershipObserver. A member whose
+// context holds no valid key gets none, and none of its changes apply.
+func (m *machine) ApplyMembership(_ uint64, members []raftnode.Member) {
+	keys := make(map[uint64]ed25519.PublicKey, len(members))
+	names := make(map[uint64]string, len(members))
+	for _, mem := range members {
+		mi, err := decodeMemberInfo(mem.Context)
+		if err != nil {
+			continue
+		}
+		names[mem.ID] = mi.Participant
+		if len(mi.Key) == ed25519.PublicKeySize {
+			keys[mem.ID] = mi.Key
+		}
+	}
+	m.mu.Lock()
+	m.keys, m.names = keys, names
+	close(m.keysChanged)
+	m.keysChanged = make(chan struct{})
+	m.mu.Unlock()
+}
+
+// memberKey returns member id's key (nil if none is known yet) and a
+// channel closed at the next change of the member table.
+func (m *machine) memberKey(id uint64) (ed25519.PublicKey, <-chan struct{}) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.keys[id], m.keysChanged
+}
+
+// participant names the member behind a change's proposer (its raft id),
+// as of the entry being applied: reducers see who really proposed an action.
+func (m *machine) participant(proposer string) string {
+	id, err := strconv.ParseUint(proposer, 10, 64)
+	if err != nil {
+		return ""
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.names[id]
 }
 
 func (m *machine) Apply(index uint64, data []byte) any { return m.app.Apply(index, data) }

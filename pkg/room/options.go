@@ -1,12 +1,12 @@
 package room
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"log/slog"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
+	"github.com/rooms-dev/rooms/pkg/mesh"
 	"github.com/rooms-dev/rooms/pkg/state"
 )
 
@@ -24,8 +24,22 @@ type Options struct {
 	// readable on the server. Default "rooms".
 	AppID string
 
+	// Password, when set, closes the room to anyone who does not know it.
+	// Every member derives a key from it (and AppID and the room id), seals
+	// what it sends through the signalling server with that key, and the
+	// doorman admits a newcomer only once it has proved the key over its new
+	// connection. Every member of a room must use the same password; a
+	// mismatch is refused with ErrWrongPassword. See docs/security.md.
+	Password string
+
+	// Identity is this member's Ed25519 key pair. Its public key is
+	// registered with the membership and signs the member's knock, relayed
+	// signals and changes (PeerInfo.Key shows its fingerprint). Default: a
+	// new key pair per Room; give one to be recognisable across rooms.
+	Identity ed25519.PrivateKey
+
 	// ICEServers are the STUN/TURN servers for peer connections.
-	ICEServers []webrtc.ICEServer
+	ICEServers []mesh.ICEServer
 	// LoopbackOnly keeps every peer connection on 127.0.0.1 (tests, local
 	// tools; native builds only).
 	LoopbackOnly bool

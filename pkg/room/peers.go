@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -178,16 +179,26 @@ func (r *Room) onRaftFrame(from uint64, payload []byte) {
 
 // onRelay handles relayed signalling. A frame for this member is handled; a
 // frame for another member is forwarded once, and only if it really comes
-// from the member it names (one hop, no spoofing).
+// from the member it names (one hop, no spoofing) and carries its signature.
+// Each hop checks the signature, so a bad one is blamed on the member that
+// handed it over: the sender here, the relay at the receiver.
 func (r *Room) onRelay(from uint64, rf relayFrame) {
 	self := r.self.Load()
 	if rf.To == self {
-		go r.handleRelayedSignal(rf)
+		go r.handleRelayedSignal(from, rf)
 		return
 	}
 	if rf.From != from {
 		r.misbehaved(from, "relayed signal with a forged sender", fmt.Errorf("claims to come from %d", rf.From))
 		return
+	}
+	// A sender this member has no key for yet is left to the receiver.
+	if err := r.checkSignal(rf, 0); err != nil && !errors.Is(err, errUnknownSender) {
+		r.misbehaved(from, "signal to relay with a bad signature", fmt.Errorf("%s for member %d: %w", rf.Signal.Kind, rf.To, err))
+		return
+	}
+	if tamper := r.hooks.tamperRelay.Load(); tamper != nil {
+		(*tamper)(&rf)
 	}
 	r.mu.Lock()
 	target := r.peers[rf.To]
@@ -214,7 +225,7 @@ func sendJSON(c *mesh.Conn, t mesh.FrameType, v any) error {
 // doorman is the other end.
 func (r *Room) relaySignal(to uint64, session string) func(mesh.Signal) error {
 	return func(s mesh.Signal) error {
-		rf := relayFrame{From: r.self.Load(), To: to, Session: session, Signal: s}
+		rf := r.signSignal(relayFrame{From: r.self.Load(), To: to, Session: session, Signal: s})
 		for _, via := range r.relayRoute(to) {
 			if err := sendJSON(via.conn, frameRelay, rf); err == nil {
 				return nil
@@ -252,10 +263,18 @@ func sortedIDs[V any](m map[uint64]V) []uint64 {
 	return ids
 }
 
-// handleRelayedSignal applies a signal from another member: an offer with a
-// new session opens a new connection; anything else goes to the existing
-// connection of that session (answers, ICE restarts).
-func (r *Room) handleRelayedSignal(rf relayFrame) {
+// handleRelayedSignal applies a signal from another member, relayed by
+// member via, once its signature checks out against the sender's key: an
+// offer with a new session opens a new connection; anything else goes to
+// the existing connection of that session (answers, ICE restarts).
+func (r *Room) handleRelayedSignal(via uint64, rf relayFrame) {
+	if err := r.checkSignal(rf, dialTimeout); err != nil {
+		if r.isClosed() {
+			return
+		}
+		r.misbehaved(via, "relayed signal with a bad signature", fmt.Errorf("%s from member %d: %w", rf.Signal.Kind, rf.From, err))
+		return
+	}
 	r.mu.Lock()
 	p := r.peers[rf.From]
 	r.mu.Unlock()
@@ -433,12 +452,12 @@ const maxStrikes = 20
 // member. At maxStrikes this member closes its connection to it, and the
 // doorman removes it from the room.
 func (r *Room) misbehaved(id uint64, what string, err error) {
-	r.log.Warn("room: dropped "+what, "peer", id, "err", err)
 	r.mu.Lock()
 	r.strikes[id]++
 	strikes := r.strikes[id]
 	p, isLeader := r.peers[id], r.leader == r.self.Load()
 	r.mu.Unlock()
+	r.log.Warn("room: dropped "+what, "peer", id, "strikes", strikes, "err", err)
 	if strikes != maxStrikes || id == 0 {
 		return
 	}

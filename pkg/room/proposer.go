@@ -12,6 +12,8 @@ import (
 )
 
 // The proposer goroutine turns Update and Dispatch calls into raft entries.
+// An entry is signed with this member's key (identity.go): a lone change,
+// or the batch of changes as a whole, which costs one signature per entry.
 // A member's changes must apply in the order of their sequence numbers (the
 // exactly-once table answers an older one as stale), so one entry is in
 // flight at a time; the changes that arrive meanwhile go into the next entry
@@ -96,13 +98,7 @@ func (r *Room) runProposer() {
 // commit proposes one entry until its outcome is known or the room closes,
 // and answers each change's caller.
 func (r *Room) commit(entry []*proposal, changes []state.Change) {
-	var data []byte
-	var err error
-	if len(changes) == 1 {
-		data, err = state.EncodeChange(changes[0])
-	} else {
-		data, err = state.EncodeBatch(changes)
-	}
+	data, err := r.encodeSigned(changes)
 	if err != nil {
 		for _, p := range entry {
 			p.finish(0, err)

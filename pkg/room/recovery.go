@@ -128,7 +128,7 @@ func (r *Room) reform(claim *signal.Client, old roomMeta) error {
 	r.dropEpoch()
 	self := r.self.Load()
 	r.sm.setRoomMeta(roomMeta{RoomID: old.RoomID, Token: claim.Token(), Epoch: old.Epoch + 1})
-	info, _ := json.Marshal(memberInfo{Participant: r.participant})
+	info, _ := json.Marshal(memberInfo{Participant: r.participant, Key: r.publicKey()})
 	storage := raftnode.NewMemoryStorage()
 	if err := raftnode.Bootstrap(storage, r.sm, []raftnode.Member{{ID: self, Context: info}}); err != nil {
 		_ = claim.Close()

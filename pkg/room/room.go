@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"crypto/ed25519"
 	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -27,11 +28,17 @@ type Room struct {
 	roomID      string
 	participant string
 	signalID    string
+	key         *roomKey // derived from Options.Password; nil without one (password.go)
 
 	app  *state.Machine
 	sm   *machine
 	self atomic.Uint64 // raft id, set once admitted
 	node atomic.Pointer[raftnode.Node]
+
+	// identity signs this member's knock, relayed signals and changes
+	// (identity.go).
+	identity ed25519.PrivateKey
+	hooks    testHooks
 
 	events *queue[Event]
 	work   *queue[func()]
@@ -65,8 +72,9 @@ func newRoom(participant, roomID string, opts Options, app *state.Machine, meta 
 	r := &Room{
 		opts: opts, roomID: roomID, participant: participant,
 		signalID: signalID(opts.AppID, roomID),
+		key:      deriveRoomKey(opts.Password, opts.AppID, roomID),
 		log:      opts.Logger.With("room", roomID, "participant", participant),
-		app:      app, sm: newMachine(meta, app),
+		app:      app, sm: newMachine(meta, app), identity: newIdentity(opts.Identity),
 		peers: map[uint64]*peer{}, members: map[uint64]memberInfo{}, voters: map[uint64]bool{},
 		missing: map[uint64]time.Time{}, knocking: map[string]bool{}, dialing: map[uint64]bool{}, strikes: map[uint64]int{},
 		stop: make(chan struct{}),
@@ -111,6 +119,9 @@ func Create(ctx context.Context, participant, roomID string, initialState json.R
 	if err := checkNames(participant, roomID); err != nil {
 		return nil, err
 	}
+	if err := checkIdentity(opts.Identity); err != nil {
+		return nil, err
+	}
 	app, err := state.New(initialState)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: initial state: %w", roomID, err)
@@ -129,8 +140,7 @@ func Create(ctx context.Context, participant, roomID string, initialState json.R
 		return nil, fmt.Errorf("create %s: signalling: %w", roomID, err)
 	}
 	storage := raftnode.NewMemoryStorage()
-	info, _ := json.Marshal(memberInfo{Participant: participant})
-	if err := raftnode.Bootstrap(storage, r.sm, []raftnode.Member{{ID: 1, Context: info}}); err != nil {
+	if err := raftnode.Bootstrap(storage, r.sm, []raftnode.Member{{ID: 1, Context: r.ownMemberInfo()}}); err != nil {
 		_ = claim.Close()
 		r.shutdown(err)
 		return nil, fmt.Errorf("create %s: %w", roomID, err)
@@ -161,6 +171,9 @@ func Join(ctx context.Context, participant, roomID string, opts Options) (*Room,
 	if err := checkNames(participant, roomID); err != nil {
 		return nil, err
 	}
+	if err := checkIdentity(opts.Identity); err != nil {
+		return nil, err
+	}
 	app, _ := state.New(nil)
 	r := newRoom(participant, roomID, opts, app, roomMeta{})
 	ctx, cancel := context.WithTimeout(ctx, r.opts.JoinTimeout)
@@ -175,6 +188,10 @@ func Join(ctx context.Context, participant, roomID string, opts Options) (*Room,
 	if err := r.node.Load().Read(ctx); err != nil {
 		r.shutdown(err)
 		return nil, fmt.Errorf("join %s: catching up: %w: %w", roomID, ErrTimeout, err)
+	}
+	if err := r.checkOwnKey(); err != nil {
+		r.shutdown(err)
+		return nil, fmt.Errorf("join %s: %w", roomID, err)
 	}
 	r.startBackground()
 	// Ready means connected to every member, and a voter while the room has
@@ -274,7 +291,7 @@ func (r *Room) Peers() []PeerInfo {
 	self := r.self.Load()
 	var out []PeerInfo
 	for id, mi := range r.members {
-		pi := PeerInfo{Participant: mi.Participant, RaftID: id, Voter: r.voters[id], Doorman: id == r.leader, Self: id == self, State: "self"}
+		pi := PeerInfo{Participant: mi.Participant, RaftID: id, Key: keyFingerprint(mi.Key), Voter: r.voters[id], Doorman: id == r.leader, Self: id == self, State: "self"}
 		if id != self {
 			pi.State = "absent"
 			if p := r.peers[id]; p != nil {

@@ -1,6 +1,7 @@
 package room
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 
@@ -25,6 +26,12 @@ type Knock struct {
 	Participant string `json:"participant"`
 	// Metadata is free-form app data from the joiner (display name...).
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Key is the joiner's Ed25519 public key, registered with its
+	// membership; KeyProof signs the DTLS fingerprints of the knock's offer
+	// with it (identity.go), so nobody can knock with another's key or
+	// swap the offer.
+	Key      ed25519.PublicKey `json:"key,omitempty"`
+	KeyProof []byte            `json:"keyProof,omitempty"`
 }
 
 // knockPayload is the payload of the OFFER a newcomer sends to the room id.
@@ -59,6 +66,8 @@ type relayFrame struct {
 	// Session identifies the connection the signal belongs to.
 	Session string      `json:"session"`
 	Signal  mesh.Signal `json:"signal"`
+	// Sig is the sender's signature of the signal (identity.go).
+	Sig []byte `json:"sig,omitempty"`
 }
 
 // ephemeralFrame is an app message outside the log.
@@ -69,6 +78,8 @@ type ephemeralFrame struct {
 // memberInfo is stored with each raft member (raftnode.Member.Context).
 type memberInfo struct {
 	Participant string `json:"participant"`
+	// Key is the member's Ed25519 public key.
+	Key ed25519.PublicKey `json:"key,omitempty"`
 }
 
 func decodeMemberInfo(b []byte) (memberInfo, error) {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -11,6 +12,16 @@ import (
 //
 //	[2] then, per change, [uvarint length][an encoded change (format 1)]
 const batchFormat byte = 2
+
+// signedBatchFormat (4) is a batch of one proposer's changes under one
+// signature, which costs its proposer one signature and every member one
+// check per entry instead of one per change:
+//
+//	[4][uvarint signature length][signature][a batch (format 2) of unsigned changes]
+//
+// The signature covers the whole format-2 batch: every change decoded from
+// it has that Signature, and the batch as its SignedBytes.
+const signedBatchFormat byte = 4
 
 // Batch limits.
 const (
@@ -41,6 +52,76 @@ func EncodeBatch(changes []Change) ([]byte, error) {
 	return b, nil
 }
 
+// EncodeSignedBatch encodes changes, in order and all from one proposer, as
+// one entry under one signature: sign receives the bytes to sign (the
+// changes as an unsigned batch) and returns the signature. The changes' own
+// Signatures are ignored.
+func EncodeSignedBatch(changes []Change, sign func(signed []byte) ([]byte, error)) ([]byte, error) {
+	unsigned := make([]Change, len(changes))
+	for i, c := range changes {
+		if c.Proposer != changes[0].Proposer {
+			return nil, fmt.Errorf("encode signed batch: %w: changes of %s and %s", ErrMalformed, short(changes[0].Proposer), short(c.Proposer))
+		}
+		c.Signature = nil
+		unsigned[i] = c
+	}
+	body, err := EncodeBatch(unsigned)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := sign(body)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("encode signed batch: %w", err)
+	case len(sig) == 0 || len(sig) > MaxSignatureLen:
+		return nil, fmt.Errorf("encode signed batch: %w: signature of %d bytes (1 to %d)", ErrMalformed, len(sig), MaxSignatureLen)
+	}
+	b := binary.AppendUvarint([]byte{signedBatchFormat}, uint64(len(sig)))
+	b = append(append(b, sig...), body...)
+	if len(b) > MaxBatchSize {
+		return nil, fmt.Errorf("encode signed batch: %w: over %d bytes", ErrTooLarge, MaxBatchSize)
+	}
+	return b, nil
+}
+
+// signedBatch is a decoded signed batch's signature and signed bytes, and
+// the Verifier's verdicts on them so far, by proposer.
+type signedBatch struct {
+	sig, body []byte
+	verdicts  map[string]error
+}
+
+// verdict verifies c, which came in the batch, once per proposer.
+func (sb *signedBatch) verdict(c Change, verify Verifier) error {
+	if err, ok := sb.verdicts[c.Proposer]; ok {
+		return err
+	}
+	err := verify(c)
+	if sb.verdicts == nil {
+		sb.verdicts = map[string]error{}
+	}
+	sb.verdicts[c.Proposer] = err
+	return err
+}
+
+// openSignedBatch splits a signed batch into its signature and its format-2
+// batch, copied so that changes may keep them.
+func openSignedBatch(data []byte) (signedBatch, error) {
+	if len(data) > MaxBatchSize {
+		return signedBatch{}, fmt.Errorf("decode batch: %w: %d bytes, limit %d", ErrTooLarge, len(data), MaxBatchSize)
+	}
+	n, k := binary.Uvarint(data[1:])
+	if k <= 0 || n == 0 || n > MaxSignatureLen || n >= uint64(len(data)-1-k) {
+		return signedBatch{}, fmt.Errorf("decode batch: %w: bad signature length", ErrMalformed)
+	}
+	own := bytes.Clone(data[1+k:])
+	sb := signedBatch{sig: own[:n:n], body: own[n:]}
+	if sb.body[0] != batchFormat {
+		return signedBatch{}, fmt.Errorf("decode batch: %w: a signed batch of format %d", ErrVersion, sb.body[0])
+	}
+	return sb, nil
+}
+
 // splitBatch returns the encoded changes of a batch.
 func splitBatch(data []byte) ([][]byte, error) {
 	if len(data) > MaxBatchSize {
@@ -65,27 +146,57 @@ func splitBatch(data []byte) ([][]byte, error) {
 	return parts, nil
 }
 
-// ApplyBatch applies a batch entry: each change in order, as ApplyEntry
-// would, with one Result per change (and one OnApply call per change, all
-// with the entry's index). A batch whose framing is malformed is rejected
-// whole with a single Result.
+// ApplyBatch applies a batch entry, signed or not: each change in order, as
+// ApplyEntry would, with one Result per change (and one OnApply call per
+// change, all with the entry's index). A batch whose framing is malformed,
+// or a signed batch of several proposers or with signed changes inside, is
+// rejected whole with a single Result. The signature of a signed batch is
+// verified once, when the first of its changes that would apply needs it.
 func (m *Machine) ApplyBatch(index uint64, data []byte) []Result {
+	var signed *signedBatch
+	if len(data) > 0 && data[0] == signedBatchFormat {
+		sb, err := openSignedBatch(data)
+		if err != nil {
+			return m.rejectBatch(index, err)
+		}
+		signed, data = &sb, sb.body
+	}
 	parts, err := splitBatch(data)
+	if err == nil && signed != nil {
+		err = checkSignedParts(parts)
+	}
 	if err != nil {
-		m.mu.Lock()
-		m.index = index
-		r := Result{Version: m.version, Err: canonical(err)}
-		m.mu.Unlock()
-		m.notify(Applied{Index: index, Result: r})
-		return []Result{r}
+		return m.rejectBatch(index, err)
 	}
 	results := make([]Result, len(parts))
 	seqs := make([]Change, len(parts))
 	for i, part := range parts {
-		results[i], seqs[i] = m.applyOneChange(index, part)
+		results[i], seqs[i] = m.applyOneChange(index, part, signed)
 	}
 	m.rememberBatch(seqs, results)
 	return results
+}
+
+// checkSignedParts: the changes of a signed batch are unsigned (the batch's
+// signature is theirs). A change naming another proposer than the signer
+// fails verification on its own.
+func checkSignedParts(parts [][]byte) error {
+	for i, part := range parts {
+		if part[0] != changeFormat {
+			return fmt.Errorf("decode batch: %w: change %d of a signed batch is in format %d", ErrMalformed, i, part[0])
+		}
+	}
+	return nil
+}
+
+// rejectBatch answers a batch that cannot be split into changes.
+func (m *Machine) rejectBatch(index uint64, err error) []Result {
+	m.mu.Lock()
+	m.index = index
+	r := Result{Version: m.version, Err: canonical(err)}
+	m.mu.Unlock()
+	m.notify(Applied{Index: index, Result: r})
+	return []Result{r}
 }
 
 // rememberBatch records, for each proposer with several changes in the

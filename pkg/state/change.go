@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -13,6 +14,8 @@ const (
 	MaxChangeSize = 1 << 20
 	// MaxProposerLen bounds a proposer id, in bytes.
 	MaxProposerLen = 256
+	// MaxSignatureLen bounds a change's signature, in bytes.
+	MaxSignatureLen = 255
 )
 
 // changeFormat is the first byte of an encoded change: the format version.
@@ -21,6 +24,11 @@ const (
 //	{"proposer":"alice","seq":7,"patch":[{"op":"replace","path":"/n","value":1}]}
 //	{"proposer":"alice","seq":8,"action":"move","payload":{"to":"e4"}}
 const changeFormat byte = 1
+
+// signedChangeFormat (3; 2 is a batch) is a signed change: that byte, the
+// signature's length (uvarint), the signature, then the change in format 1,
+// whose bytes are what the signature covers (Change.SignedBytes).
+const signedChangeFormat byte = 3
 
 // Change is one proposed update of the document: a JSON Patch, or a named
 // Action run by a registered Reducer. Exactly one of Patch (non-nil, possibly
@@ -33,6 +41,13 @@ type Change struct {
 	Seq    uint64
 	Patch  Patch
 	Action *Action
+	// Signature is the proposer's signature over SignedBytes, or empty for
+	// an unsigned change. This package only carries it: a Verifier checks it.
+	Signature []byte
+
+	// signed is, for a decoded signed change, the bytes its signature
+	// covers, exactly as they were in the entry.
+	signed []byte
 }
 
 // Action names a reducer and gives it a payload.
@@ -43,9 +58,41 @@ type Action struct {
 	Payload json.RawMessage
 }
 
-// EncodeChange validates c and encodes it for a raft entry. Errors wrap
-// ErrMalformed or ErrTooLarge.
+// EncodeChange validates c and encodes it for a raft entry: in format 1, or
+// in the signed format when c has a Signature. (A change decoded from a
+// signed batch carries the batch's signature, which does not cover it
+// alone.) Errors wrap ErrMalformed or ErrTooLarge.
 func EncodeChange(c Change) ([]byte, error) {
+	body, err := encodeUnsigned(c)
+	if err != nil || len(c.Signature) == 0 {
+		return body, err
+	}
+	if len(c.Signature) > MaxSignatureLen {
+		return nil, fmt.Errorf("encode change: %w: signature of %d bytes, limit %d", ErrMalformed, len(c.Signature), MaxSignatureLen)
+	}
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(c.Signature)+len(body))
+	b = append(b, signedChangeFormat)
+	b = binary.AppendUvarint(b, uint64(len(c.Signature)))
+	b = append(append(b, c.Signature...), body...)
+	if len(b) > MaxChangeSize {
+		return nil, fmt.Errorf("encode change: %w: %d bytes, limit %d", ErrTooLarge, len(b), MaxChangeSize)
+	}
+	return b, nil
+}
+
+// SignedBytes returns what a signature of c covers: c in format 1 (without
+// its signature), or, for a change decoded from a signed batch, that whole
+// batch (format 2). For a decoded change these are the very bytes of the
+// entry, whatever was changed in c since; callers must not modify them.
+func (c Change) SignedBytes() ([]byte, error) {
+	if c.signed != nil {
+		return c.signed, nil
+	}
+	return encodeUnsigned(c)
+}
+
+// encodeUnsigned encodes c in format 1, ignoring its signature.
+func encodeUnsigned(c Change) ([]byte, error) {
 	if err := c.validateEnvelope(); err != nil {
 		return nil, fmt.Errorf("encode change: %w", err)
 	}
@@ -108,8 +155,9 @@ func (c Change) validateEnvelope() error {
 	return nil
 }
 
-// DecodeChange decodes and validates an encoded change. Errors wrap
-// ErrMalformed, ErrTooLarge or ErrVersion, and never panic on any input.
+// DecodeChange decodes and validates an encoded change, signed or not.
+// Errors wrap ErrMalformed, ErrTooLarge or ErrVersion, and never panic on any
+// input. A signature is decoded, not checked.
 func DecodeChange(data []byte) (Change, error) {
 	c, err := decodeChange(data)
 	if err != nil {
@@ -127,12 +175,43 @@ func decodeChange(data []byte) (Change, error) {
 		return Change{}, fmt.Errorf("decode change: %w: empty", ErrMalformed)
 	case len(data) > MaxChangeSize:
 		return Change{}, fmt.Errorf("decode change: %w: %d bytes, limit %d", ErrTooLarge, len(data), MaxChangeSize)
-	case data[0] != changeFormat:
-		return Change{}, fmt.Errorf("decode change: %w: format %d, this member reads %d", ErrVersion, data[0], changeFormat)
 	}
-	// Op values and the payload point into the entry: copy it once so the
-	// change does not alias a buffer its caller may reuse.
-	body := bytes.Clone(data[1:])
+	// Op values, the payload and the signed bytes point into the entry:
+	// copy it once so the change does not alias a buffer its caller may
+	// reuse.
+	switch data[0] {
+	case changeFormat:
+		return decodeUnsigned(bytes.Clone(data))
+	case signedChangeFormat:
+		return decodeSigned(bytes.Clone(data))
+	}
+	return Change{}, fmt.Errorf("decode change: %w: format %d, this member reads %d and %d", ErrVersion, data[0], changeFormat, signedChangeFormat)
+}
+
+// decodeSigned decodes a signed change from own, a copy the change may
+// keep. A bad body comes back as decodeUnsigned's does, with the signature,
+// so that the signature is checked before the rejection is remembered.
+func decodeSigned(own []byte) (Change, error) {
+	n, k := binary.Uvarint(own[1:])
+	if k <= 0 || n == 0 || n > MaxSignatureLen || n >= uint64(len(own)-1-k) {
+		return Change{}, fmt.Errorf("decode change: %w: bad signature length", ErrMalformed)
+	}
+	sig := own[1+k : 1+k+int(n) : 1+k+int(n)]
+	body := own[1+k+int(n):]
+	if body[0] != changeFormat {
+		return Change{}, fmt.Errorf("decode change: %w: a signed change of format %d", ErrVersion, body[0])
+	}
+	c, err := decodeUnsigned(body)
+	if c.Proposer != "" {
+		c.Signature, c.signed = sig, body
+	}
+	return c, err
+}
+
+// decodeUnsigned decodes a change in format 1 from own, a copy the change
+// may keep.
+func decodeUnsigned(own []byte) (Change, error) {
+	body := own[1:]
 	var c Change
 	var f changeFields
 	err := members(body, f.collect)

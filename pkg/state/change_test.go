@@ -87,7 +87,7 @@ func TestDecodeChangeRejects(t *testing.T) {
 		text string
 	}{
 		"empty":                            {nil, ErrMalformed, "decode change: malformed change: empty"},
-		"unknown version":                  {[]byte("\x02{}"), ErrVersion, "decode change: unsupported format version: format 2, this member reads 1"},
+		"unknown version":                  {[]byte("\x02{}"), ErrVersion, "decode change: unsupported format version: format 2, this member reads 1 and 3"},
 		"version 0":                        {[]byte("\x00{}"), ErrVersion, ""},
 		"oversized":                        {v1(strings.Repeat(" ", MaxChangeSize)), ErrTooLarge, ""},
 		"not JSON":                         {v1("{nope"), ErrMalformed, ""},

@@ -32,6 +32,23 @@ EncodeChange turns a Change into the bytes of a raft entry (a format version
 byte, then JSON; at most MaxChangeSize bytes) and DecodeChange reads them
 back; an unknown format version is ErrVersion.
 
+# Signatures
+
+A change may carry its proposer's Signature over Change.SignedBytes (the
+change in format 1); it is then encoded in the signed format (3). A
+proposer with several changes in flight signs them once, as a signed batch
+(EncodeSignedBatch, format 4): each of its changes then carries the batch's
+signature, which covers the whole batch, and members check it once. This
+package carries signatures but knows no keys: a Verifier set with
+Machine.SetVerifier checks each change that would be applied, on every
+member, in log order. A refused change is rejected with ErrBadSignature and
+leaves no trace in the exactly-once table, so nobody can use up another
+proposer's sequence numbers with forged changes. A change the exactly-once
+table answers (an old change replayed, a retry) is not checked: it is
+answered ErrStale or with its first answer again, and changes nothing.
+Without a Verifier, signed and unsigned changes apply alike; the room's
+Verifier refuses unsigned ones.
+
 # Applying
 
 Machine implements raftnode's StateMachine: Apply(index, data) for each
@@ -49,6 +66,7 @@ Err, nil or a typed error:
 	ErrReducer        the reducer returned an error or panicked
 	ErrStale          an older Seq than the proposer's last applied one
 	ErrVersion        an entry in a format this member does not read
+	ErrBadSignature   the Verifier refused the change (see Signatures)
 
 Errors carry context ("patch op 0 (test /seat/3): conflict: test failed:
 the value differs"). A rejected change leaves the document byte-identical, and is

@@ -36,6 +36,11 @@ var (
 	ErrVersion = errors.New("unsupported format version")
 	// ErrCorrupt: a snapshot that fails its checksum or does not parse.
 	ErrCorrupt = errors.New("corrupt snapshot")
+	// ErrBadSignature: the machine's Verifier refused the change (a missing
+	// or wrong signature, a proposer that is not a member). Such a change
+	// is not remembered for the proposer it names: it takes none of that
+	// proposer's sequence numbers.
+	ErrBadSignature = errors.New("bad signature")
 )
 
 // errorKinds lists the sentinels a replicated error can carry, with the stable
@@ -52,6 +57,7 @@ var errorKinds = []struct {
 	{"reducer", ErrReducer},
 	{"stale", ErrStale},
 	{"version", ErrVersion},
+	{"bad-signature", ErrBadSignature},
 }
 
 // resultError is the canonical form of a rejected change's error: its text

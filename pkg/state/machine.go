@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -15,8 +16,8 @@ type Result struct {
 	Version uint64
 	// Err is nil when the change was applied, else why it was rejected
 	// (ErrConflict, ErrMalformed, ErrTooLarge, ErrUnknownAction, ErrReducer,
-	// ErrStale, ErrVersion; compare with errors.Is). Its text is identical
-	// on every member.
+	// ErrStale, ErrVersion, ErrBadSignature; compare with errors.Is). Its
+	// text is identical on every member.
 	Err error
 }
 
@@ -81,6 +82,8 @@ type Machine struct {
 	index    uint64
 	sessions map[string]session
 	reducers map[string]Reducer
+	verify   Verifier
+	namer    func(proposer string) string
 	cache    atomic.Pointer[[]byte] // JSON of doc, nil when stale
 
 	hookMu sync.Mutex                  // serializes changes to hooks
@@ -122,6 +125,42 @@ func (m *Machine) Register(name string, r Reducer) {
 		return
 	}
 	m.reducers[name] = r
+}
+
+// Verifier decides whether a decoded change may be applied at all, before
+// the document sees it: typically it checks the
+// change's Signature against the key of its Proposer. It runs on every
+// member for every change in the same order, so it must be deterministic
+// (decided by the change and by state replicated in the same log order),
+// and its error text must be the same on every member. For the changes of a
+// signed batch it is asked once per proposer, so its verdict must depend on
+// the change's Proposer, Signature and SignedBytes only (which hold the
+// sequence numbers), not on Seq or the body alone. It is called with the
+// machine's lock held: it must not call the Machine.
+type Verifier func(Change) error
+
+// SetVerifier makes the machine check with v every change it would apply
+// (nil: no check); a duplicate or older change is answered from the
+// exactly-once table without it, which changes nothing. A refused change is
+// rejected with ErrBadSignature (wrapping v's error) and, unlike other
+// rejections, is not remembered for the proposer it names, so a forger
+// cannot use up another member's sequence numbers. Set it before the first
+// Apply, the same on every member.
+func (m *Machine) SetVerifier(v Verifier) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.verify = v
+}
+
+// SetNamer makes the machine give reducers the participant id behind each
+// change's proposer (ActionContext.Participant), as namer tells it. namer
+// runs on the applying goroutine and must answer the same on every member
+// at the same point of the log (a room derives it from the replicated
+// member table). Set it before the first Apply.
+func (m *Machine) SetNamer(namer func(proposer string) string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.namer = namer
 }
 
 // OnApply calls fn after every Apply and Restore, on the applying goroutine,
@@ -168,9 +207,10 @@ func (m *Machine) notify(a Applied) {
 // (raft's own empty entries, which no change encodes to) is a no-op: no
 // error, no OnApply call.
 //
-// A batch entry (EncodeBatch) returns a []Result instead, one per change.
+// A batch entry (EncodeBatch, EncodeSignedBatch) returns a []Result
+// instead, one per change.
 func (m *Machine) Apply(index uint64, data []byte) any {
-	if len(data) > 0 && data[0] == batchFormat {
+	if len(data) > 0 && (data[0] == batchFormat || data[0] == signedBatchFormat) {
 		return m.ApplyBatch(index, data)
 	}
 	return m.ApplyEntry(index, data)
@@ -188,36 +228,54 @@ func (m *Machine) ApplyEntry(index uint64, data []byte) Result {
 }
 
 func (m *Machine) applyOne(index uint64, data []byte) Result {
-	r, _ := m.applyOneChange(index, data)
+	r, _ := m.applyOneChange(index, data, nil)
 	return r
 }
 
-func (m *Machine) applyOneChange(index uint64, data []byte) (Result, Change) {
+// applyOneChange applies one encoded change and returns its result and the
+// change, or a zero Change when the Verifier refused it: nothing may be
+// remembered of it for the proposer it names.
+//
+// signed is the signed batch the change came in, if any: the change carries
+// the batch's signature.
+func (m *Machine) applyOneChange(index uint64, data []byte, signed *signedBatch) (Result, Change) {
 	c, decodeErr := decodeChange(data)
+	if signed != nil && c.Proposer != "" {
+		c.Signature, c.signed = signed.sig, signed.body
+	}
 	m.mu.Lock()
-	a := m.apply(index, c, decodeErr)
+	a, refused := m.apply(index, c, decodeErr, signed)
 	m.mu.Unlock()
 	m.notify(a)
+	if refused {
+		c = Change{}
+	}
 	return a.Result, c
 }
 
-// apply runs with m.mu held.
-func (m *Machine) apply(index uint64, c Change, decodeErr error) Applied {
+// apply runs with m.mu held. refused reports a change the Verifier refused.
+func (m *Machine) apply(index uint64, c Change, decodeErr error, signed *signedBatch) (a Applied, refused bool) {
 	m.index = index
-	a := Applied{Index: index, Change: c}
+	a = Applied{Index: index, Change: c}
 	if c.Proposer == "" { // undecodable: nobody to remember it for
 		a.Result = Result{Version: m.version, Err: canonical(decodeErr)}
-		return a
+		return a, false
 	}
 	last, ok := m.sessions[c.Proposer]
 	if res, again := last.remembered(c.Seq); ok && again {
 		a.Result, a.Duplicate = res, true
-		return a
+		return a, false
 	}
 	if ok && c.Seq < last.seq {
 		err := fmt.Errorf("change %s#%d: %w: already applied up to #%d", short(c.Proposer), c.Seq, ErrStale, last.seq)
 		a.Result, a.Duplicate = Result{Version: m.version, Err: canonical(err)}, true
-		return a
+		return a, false
+	}
+	// Only a change that would apply is verified: the answers above change
+	// nothing, and retries of an entry cost no signature check.
+	if err := m.verified(c, signed); err != nil {
+		a.Result = Result{Version: m.version, Err: canonical(err)}
+		return a, true
 	}
 	err := decodeErr
 	if err == nil {
@@ -232,7 +290,29 @@ func (m *Machine) apply(index uint64, c Change, decodeErr error) Applied {
 	}
 	a.Result = Result{Version: m.version, Err: canonical(err)}
 	m.sessions[c.Proposer] = session{seq: c.Seq, result: a.Result}
-	return a
+	return a, false
+}
+
+// verified runs the Verifier on c (once per proposer for the changes of a
+// signed batch); its refusal becomes ErrBadSignature.
+func (m *Machine) verified(c Change, signed *signedBatch) error {
+	if m.verify == nil {
+		return nil
+	}
+	var err error
+	if signed == nil {
+		err = m.verify(c)
+	} else {
+		err = signed.verdict(c, m.verify)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrBadSignature):
+		return fmt.Errorf("change %s#%d: %w", short(c.Proposer), c.Seq, err)
+	default:
+		return fmt.Errorf("change %s#%d: %w: %w", short(c.Proposer), c.Seq, ErrBadSignature, err)
+	}
 }
 
 // run applies c's patch, or its action's, and returns the patch applied.
@@ -241,6 +321,9 @@ func (m *Machine) run(index uint64, c Change) (Patch, error) {
 		return c.Patch, m.patch(c.Patch)
 	}
 	ctx := ActionContext{Proposer: c.Proposer, Seq: c.Seq, Index: index, Version: m.version}
+	if m.namer != nil {
+		ctx.Participant = m.namer(c.Proposer)
+	}
 	p, err := m.reduce(c.Action, ctx)
 	if err != nil {
 		return nil, err

@@ -17,10 +17,13 @@ type Reader interface {
 
 // ActionContext tells a reducer which change it is reducing.
 type ActionContext struct {
-	Proposer string // who proposed the action
-	Seq      uint64 // the proposer's sequence number for it
-	Index    uint64 // raft index of the entry
-	Version  uint64 // document version before the action
+	Proposer string // who proposed the action (a raft id in a room)
+	// Participant is the proposer's participant id, as the machine's Namer
+	// knows it at that point of the log; "" without a Namer.
+	Participant string
+	Seq         uint64 // the proposer's sequence number for it
+	Index       uint64 // raft index of the entry
+	Version     uint64 // document version before the action
 }
 
 // Reducer turns a named action into the patch that carries it out. It must

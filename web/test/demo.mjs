@@ -16,7 +16,7 @@ mkdirSync(shots, { recursive: true })
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--allow-loopback-in-peer-connection', '--use-fake-ui-for-media-stream'],
+  args: ['--allow-loopback-in-peer-connection', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
 })
 
 let opened = 0
@@ -34,14 +34,38 @@ async function open(path) {
 const shot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true })
 const texts = (page, sel) => page.locator(sel).allTextContents()
 
-// checkInspector: the inspector lists n members, exactly one of them the
-// doorman, and has logged events.
+// checkInspector: the inspector's mesh picture shows n members, exactly one
+// of them the doorman and one this page, a link from this page to each of the
+// others with a measured round-trip time, the raft term and commit index,
+// and a log of events.
 async function checkInspector(page, n) {
-  await page.locator('.inspector tbody tr').nth(n - 1).waitFor(WAIT)
-  assert.equal(await page.locator('.inspector tbody tr').count(), n)
-  assert.equal(await page.locator('.inspector .tag.doorman').count(), 1, 'one doorman marked')
-  assert.equal(await page.locator('.inspector .tag.self').count(), 1, 'self marked')
+  const mesh = page.locator('[data-testid=inspector-mesh]')
+  await mesh.locator('[data-node]').nth(n - 1).waitFor(WAIT)
+  assert.equal(await mesh.locator('[data-node]').count(), n)
+  assert.equal(await mesh.locator('[data-node][data-doorman]').count(), 1, 'one doorman marked')
+  assert.equal(await mesh.locator('[data-node][data-self]').count(), 1, 'self marked')
+  const doorman = await page.evaluate(() => window.demo.room.doorman)
+  assert.equal(await mesh.locator('[data-doorman]').getAttribute('data-node'), doorman)
+  // Learners become voters soon after joining: wait for the picture to agree.
+  await page.waitForFunction(() => {
+    const want = window.demo.room.peers.map(p => `${p.id} ${p.voter ? 'voter' : 'learner'}`).sort().join()
+    const shown = [...document.querySelectorAll('[data-testid=inspector-mesh] [data-node]')].map(n => `${n.dataset.node} ${n.dataset.role}`).sort().join()
+    return want === shown
+  }, null, WAIT)
+  // RTTs come from the keepalives, a little after the links open.
+  await page.waitForFunction(n => {
+    const links = [...document.querySelectorAll('[data-testid=inspector-mesh] [data-link]')]
+    return links.length === n - 1 && links.every(l => Number(l.dataset.rtt) > 0 && / ms$/.test(l.textContent))
+  }, n, WAIT)
+  assert.equal(await page.locator('[data-testid=inspector-legend]').isVisible(), true)
   assert.match(await page.locator('[data-testid=inspector-log]').textContent(), /ready: version/)
+  // The raft line shows the room's current term and commit index.
+  await page.waitForFunction(() => {
+    const r = window.demo.room.raft
+    const term = document.querySelector('[data-testid=raft-term]')
+    const commit = document.querySelector('[data-testid=raft-commit]')
+    return r.term > 0 && r.commit > 0 && term && commit && term.textContent === String(r.term) && commit.textContent === String(r.commit)
+  }, null, WAIT)
 }
 
 const scenarios = {
@@ -49,7 +73,9 @@ const scenarios = {
     const page = await open('/')
     const id = await page.locator('#room-id').textContent()
     assert.match(id, /^[a-z0-9]{8}$/)
-    assert.equal(await page.locator('#demos a').count(), 3)
+    assert.deepEqual(await page.locator('#demos a').evaluateAll(as => as.map(a => a.dataset.demo)),
+      ['chat/', 'tictactoe/', 'whiteboard/', 'video/', 'react/'])
+    for (const a of await page.locator('#demos a').all()) assert.match(await a.getAttribute('href'), new RegExp(`\\?room=${id}$`))
     assert.equal(await page.locator('a[data-demo="chat/"]').getAttribute('href'), `chat/?room=${id}`)
     assert.equal(await page.locator('#share').textContent(), `${base}/chat/?room=${id}`)
     await page.locator('#new-room').click()
@@ -143,7 +169,7 @@ const scenarios = {
     await a.locator('#status', { hasText: 'draw on the board' }).waitFor(WAIT)
     const b = await open(url('bea'))
     await b.locator('#status', { hasText: 'draw on the board' }).waitFor(WAIT)
-    await a.locator('.inspector tbody tr').nth(1).waitFor(WAIT)
+    await a.locator('[data-testid=inspector-mesh] [data-node]').nth(1).waitFor(WAIT)
 
     // Ada draws a zigzag with the mouse; her cursor shows on Bea's page
     // while she draws, and the stroke lands in both states.
@@ -169,6 +195,100 @@ const scenarios = {
     assert.ok(inked, "Bea's canvas shows the stroke")
     for (const p of [a, b]) await checkInspector(p, 2)
     await shot(b, 'whiteboard-bea')
+
+    // The inspector folds down to its title, giving the board the room.
+    const aside = b.locator('aside.inspector')
+    const wide = (await aside.boundingBox()).width
+    await aside.locator('summary').click()
+    await b.locator('[data-testid=inspector-mesh]').waitFor({ state: 'hidden', ...WAIT })
+    assert.ok((await aside.boundingBox()).width < wide * 0.7, 'a folded inspector is narrower')
+    await aside.locator('summary').click()
+    await b.locator('[data-testid=inspector-mesh]').waitFor({ state: 'visible', ...WAIT })
+  },
+
+  async video() {
+    const url = name => `/video/?room=${roomId}&name=${name}`
+    const ana = await open(url('ana'))
+    await ana.locator('#status', { hasText: 'You are in the room as ana' }).waitFor(WAIT)
+    const ben = await open(url('ben'))
+    await ben.locator('#status', { hasText: 'You are in the room as ben' }).waitFor(WAIT)
+    const [anaId, benId] = await Promise.all([ana, ben].map(p => p.evaluate(() => window.demo.room.self)))
+
+    // Each sees two tiles: its own, muted, and the other's, playing video.
+    for (const [page, self, other] of [[ana, anaId, benId], [ben, benId, anaId]]) {
+      await page.waitForFunction(other => {
+        const v = document.querySelector(`.tile[data-peer="${other}"] video`)
+        return v && v.videoWidth > 0 && v.currentTime > 0 && !v.paused
+      }, other, WAIT)
+      assert.equal(await page.locator('.tile').count(), 2)
+      assert.equal(await page.locator(`.tile.self[data-peer="${self}"] video`).evaluate(v => v.muted), true, 'own tile is muted')
+      assert.equal(await page.locator(`.tile[data-peer="${other}"] video`).evaluate(v => v.srcObject.getVideoTracks().length), 1)
+    }
+    assert.match(await ben.locator(`.tile[data-peer="${anaId}"] .who`).textContent(), /^ana$/)
+
+    // Ana mutes her microphone and turns her camera off: her tracks are
+    // disabled, and Ben's page shows both from the shared state.
+    await ana.locator('#mic').click()
+    await ana.locator('#cam').click()
+    await ana.locator('#cam[aria-pressed=true]').waitFor(WAIT)
+    await ana.locator('.tile.self[data-mic=false][data-cam=false]').waitFor(WAIT)
+    assert.deepEqual(await ana.evaluate(() => window.demo.local.getTracks().map(t => `${t.kind} ${t.enabled}`).sort()), ['audio false', 'video false'])
+    assert.deepEqual(await ana.evaluate(() => window.demo.room.state.people[window.demo.room.self]), { name: 'ana', mic: false, cam: false })
+    await ben.locator(`.tile[data-peer="${anaId}"][data-mic=false][data-cam=false]`).waitFor(WAIT)
+    assert.equal(await ben.locator(`.tile[data-peer="${anaId}"] .badge.mic`).isVisible(), true)
+    await ana.locator('#cam').click()
+    await ben.locator(`.tile[data-peer="${anaId}"][data-cam=true]`).waitFor(WAIT)
+
+    for (const p of [ana, ben]) await checkInspector(p, 2)
+    await shot(ana, 'video-ana')
+    await shot(ben, 'video-ben')
+
+    // Ben leaves: his tile goes from Ana's page.
+    await ben.locator('#leave').click()
+    await ana.locator(`.tile[data-peer="${benId}"]`).waitFor({ state: 'detached', ...WAIT })
+    assert.equal(await ana.locator('.tile').count(), 1)
+  },
+
+  async react() {
+    const url = name => `/react/?room=${roomId}&name=${name}`
+    const pia = await open(url('pia'))
+    await pia.locator('#status', { hasText: 'You are in the room' }).waitFor(WAIT)
+    const quinn = await open(url('quinn'))
+    await quinn.locator('#status', { hasText: 'You are in the room' }).waitFor(WAIT)
+    for (const p of [pia, quinn]) {
+      assert.equal(await p.locator('#question').textContent(), 'What shall we have for lunch?')
+      assert.deepEqual(await p.locator('#options li').evaluateAll(li => li.map(l => l.dataset.option)), ['Pizza', 'Noodles'])
+    }
+    const option = (p, text) => p.locator(`#options li[data-option="${text}"]`)
+    const renders = p => p.locator('#options').getAttribute('data-renders').then(Number)
+
+    // Quinn adds an option: Pia's list re-renders with it.
+    const before = await renders(pia)
+    await quinn.locator('#option').fill('Tacos')
+    await quinn.locator('#add').click()
+    await option(pia, 'Tacos').waitFor(WAIT)
+    assert.ok(await renders(pia) > before, "Pia's list re-rendered for Quinn's change")
+
+    // Each votes; both pages show the same counts and voters.
+    await option(pia, 'Tacos').locator('button').click()
+    await option(quinn, 'Tacos').and(quinn.locator('[data-votes="1"]')).waitFor(WAIT)
+    await option(quinn, 'Pizza').locator('button').click()
+    for (const p of [pia, quinn]) {
+      await option(p, 'Pizza').and(p.locator('[data-votes="1"]')).waitFor(WAIT)
+      assert.deepEqual(await p.locator('#options li').evaluateAll(li => li.map(l => `${l.dataset.option} ${l.dataset.votes}`)), ['Pizza 1', 'Noodles 0', 'Tacos 1'])
+      await p.locator('#voters li').nth(1).waitFor(WAIT)
+      assert.deepEqual((await texts(p, '#voters li')).sort(), ['pia: Tacos', 'quinn: Pizza'])
+    }
+    // Quinn changes his mind: his vote is replaced, not added.
+    await option(quinn, 'Tacos').locator('button').click()
+    await option(pia, 'Tacos').and(pia.locator('[data-votes="2"]')).waitFor(WAIT)
+    assert.equal(await option(pia, 'Pizza').getAttribute('data-votes'), '0')
+    const [sp, sq] = await Promise.all([pia, quinn].map(p => p.evaluate(() => JSON.stringify(window.demo.room.state))))
+    assert.equal(sp, sq, 'both pages hold the same state')
+
+    for (const p of [pia, quinn]) await checkInspector(p, 2)
+    await shot(pia, 'react-pia')
+    await shot(quinn, 'react-quinn')
   },
 }
 

@@ -80,7 +80,8 @@ func findTools() (err error) {
 }
 
 // build makes, from the current sources, what make dist-dev makes (into
-// dir/dist) and the rooms command (dir/rooms).
+// dir/dist), the React demo's bundle (web/react/bundle.js, as make demo
+// does, from dir/dist's react.mjs) and the rooms command (dir/rooms).
 func build(dir string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -90,10 +91,12 @@ func build(dir string) error {
 	steps := []*exec.Cmd{
 		exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dist, "rooms.wasm"), "./wasm"),
 		exec.Command(env.node, "js/build.mjs"),
+		exec.Command(env.node, "web/react/build.mjs"),
 		exec.Command(goBin, "build", "-o", filepath.Join(dir, "rooms"), "./cmd/rooms"),
 	}
 	steps[0].Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	steps[1].Env = append(os.Environ(), "ROOMS_DIST="+dist, "GO="+goBin)
+	steps[2].Env = append(os.Environ(), "ROOMS_DIST="+dist)
 	for _, c := range steps {
 		c.Dir = env.root
 		if out, err := c.CombinedOutput(); err != nil {
@@ -186,5 +189,16 @@ func TestTicTacToe(t *testing.T) { scenario(t, "tictactoe") }
 
 // TestWhiteboard: one person draws with the mouse; the other sees the live
 // cursor (an ephemeral message) and then the committed stroke, in the same
-// state, drawn on the canvas.
+// state, drawn on the canvas. The inspector folds away to its title and back.
 func TestWhiteboard(t *testing.T) { scenario(t, "whiteboard") }
+
+// TestVideo: two people join a call with Chromium's fake camera and
+// microphone; each sees the other's video tile playing and its own muted;
+// mute and camera-off show on the other's page (from the shared state); a
+// leave removes the tile.
+func TestVideo(t *testing.T) { scenario(t, "video") }
+
+// TestReact: the React poll (useRoom, useRoomState; bundled by esbuild) in
+// two pages: an option added on one and votes cast on each re-render the
+// other, which shows the same counts.
+func TestReact(t *testing.T) { scenario(t, "react") }
