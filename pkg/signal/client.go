@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // Sentinel errors of the client, compared with errors.Is.
@@ -76,9 +73,11 @@ type ClientConfig struct {
 	ReconnectMin, ReconnectMax time.Duration
 	// MessageBuffer is the capacity of Messages(); zero means 64.
 	MessageBuffer int
-	// HTTPClient fetches ids and opens WebSockets; nil means
-	// http.DefaultClient.
-	HTTPClient *http.Client
+	// HTTPClient fetches ids and opens WebSockets natively; nil means
+	// http.DefaultClient. In the browser build its type is a placeholder
+	// that only nil fits: there the browser's fetch and WebSocket do the
+	// work, and the build links no net/http. See HTTPClient.
+	HTTPClient HTTPClient
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -101,9 +100,6 @@ func (cfg ClientConfig) withDefaults() ClientConfig {
 	}
 	if cfg.MessageBuffer <= 0 {
 		cfg.MessageBuffer = DefaultMessageBuffer
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = http.DefaultClient
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -165,11 +161,11 @@ type Client struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	conn    *websocket.Conn // nil while reconnecting
-	ready   chan struct{}   // closed when conn is set
-	err     error           // why the client stopped
-	closing bool            // Close was called: a socket drop is not a reason to reconnect
-	done    chan struct{}   // closed when the client stops
+	conn    socket        // nil while reconnecting
+	ready   chan struct{} // closed when conn is set
+	err     error         // why the client stopped
+	closing bool          // Close was called: a socket drop is not a reason to reconnect
+	done    chan struct{} // closed when the client stops
 }
 
 // Dial registers cfg.ID (or a fetched id) on the server and returns once the
@@ -274,7 +270,7 @@ func (c *Client) Close() error {
 	if conn != nil && !stopped {
 		// Before cancelling, so the close handshake can complete while the
 		// read loop still reads.
-		_ = conn.Close(websocket.StatusNormalClosure, "")
+		_ = conn.close()
 	}
 	c.stop(ErrClosed)
 	c.wg.Wait()
@@ -310,7 +306,7 @@ func (c *Client) emit(ev Event) {
 	}
 }
 
-func (c *Client) setConn(conn *websocket.Conn) {
+func (c *Client) setConn(conn socket) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if conn == nil && c.conn != nil {
@@ -340,7 +336,7 @@ func (c *Client) Send(ctx context.Context, msg Message) error {
 	if err != nil {
 		return fmt.Errorf("signal send %s to %s: %w", msg.Type, msg.Dst, err)
 	}
-	if err := conn.Write(ctx, websocket.MessageText, data); err != nil {
+	if err := conn.write(ctx, data); err != nil {
 		return fmt.Errorf("signal send %s to %s: %w", msg.Type, msg.Dst, err)
 	}
 	return nil
@@ -359,7 +355,7 @@ func checkOutgoing(msg Message) error {
 	return nil
 }
 
-func (c *Client) waitConn(ctx context.Context) (*websocket.Conn, error) {
+func (c *Client) waitConn(ctx context.Context) (socket, error) {
 	for {
 		c.mu.Lock()
 		conn, ready, err := c.conn, c.ready, c.err

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // maxPending bounds the relayed messages a handshake may collect before the
@@ -20,7 +18,7 @@ const maxPending = 1024
 
 // established is a confirmed registration on a fresh socket.
 type established struct {
-	conn    *websocket.Conn
+	conn    socket
 	pending []Message // relayed before confirmation, to deliver first
 	nonce   string    // the handshake probe, if its echo is still due
 	echoed  bool      // the server has echoed a probe on this socket
@@ -36,19 +34,17 @@ type established struct {
 func (c *Client) handshake(ctx context.Context) (*established, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, c.baseURL.wsURL(c.cfg.Key, c.id, c.token),
-		dialOptions(c.cfg.HTTPClient))
+	conn, err := dialSocket(ctx, c.baseURL.wsURL(c.cfg.Key, c.id, c.token), c.cfg.HTTPClient)
 	if err != nil {
 		return nil, err
 	}
-	conn.SetReadLimit(MaxFrameSize)
 	est := &established{conn: conn, nonce: newNonce(), at: time.Now()}
 	if err := c.greet(ctx, conn, est.nonce); err != nil {
-		conn.CloseNow()
+		conn.closeNow()
 		return nil, err
 	}
 	if err := c.awaitConfirmation(ctx, est); err != nil {
-		conn.CloseNow()
+		conn.closeNow()
 		return nil, err
 	}
 	via := "open"
@@ -62,7 +58,7 @@ func (c *Client) handshake(ctx context.Context) (*established, error) {
 // greet sends a HEARTBEAT at once, because a takeover inherits the old
 // socket's last ping on npm peer and could otherwise hit the alive timeout
 // before the first tick, then the probe.
-func (c *Client) greet(ctx context.Context, conn *websocket.Conn, nonce string) error {
+func (c *Client) greet(ctx context.Context, conn socket, nonce string) error {
 	if c.cfg.HeartbeatInterval > 0 {
 		if err := writeJSON(ctx, conn, Message{Type: TypeHeartbeat}); err != nil {
 			return err
@@ -73,7 +69,7 @@ func (c *Client) greet(ctx context.Context, conn *websocket.Conn, nonce string) 
 
 func (c *Client) awaitConfirmation(ctx context.Context, est *established) error {
 	for {
-		_, data, err := est.conn.Read(ctx)
+		data, err := est.conn.read(ctx)
 		if err != nil {
 			return fmt.Errorf("awaiting OPEN or probe echo: %w", err)
 		}
@@ -99,12 +95,12 @@ func (c *Client) awaitConfirmation(ctx context.Context, est *established) error 
 	}
 }
 
-func writeJSON(ctx context.Context, conn *websocket.Conn, m Message) error {
+func writeJSON(ctx context.Context, conn socket, m Message) error {
 	data, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	return conn.Write(ctx, websocket.MessageText, data)
+	return conn.write(ctx, data)
 }
 
 func newNonce() string { return hex.EncodeToString(randomBytes(8)) }
@@ -116,7 +112,7 @@ func (c *Client) run(est *established) {
 	for {
 		err := c.serve(est)
 		c.setConn(nil)
-		est.conn.CloseNow()
+		est.conn.closeNow()
 		if c.ctx.Err() != nil || c.isClosing() {
 			return
 		}
@@ -165,7 +161,7 @@ const minProbePatience = 2 * time.Second
 // session is the life of one socket.
 type session struct {
 	c    *Client
-	conn *websocket.Conn
+	conn socket
 
 	// delivering is set while the read loop waits for room in Messages();
 	// the probe deadline does not run then, since the echo sits unread.
@@ -204,7 +200,7 @@ func (c *Client) serve(est *established) error {
 
 func (s *session) readLoop() error {
 	for {
-		_, data, err := s.conn.Read(s.c.ctx)
+		data, err := s.conn.read(s.c.ctx)
 		if err != nil {
 			return err
 		}
@@ -290,7 +286,7 @@ func (s *session) checkProbe(ctx context.Context, patience time.Duration) error 
 	if s.probe != "" && s.echoed && now.Sub(s.probeSentAt) > patience {
 		s.mu.Unlock()
 		s.superseded.Store(true)
-		s.conn.CloseNow()
+		s.conn.closeNow()
 		return ErrSuperseded
 	}
 	if s.probe != "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -131,6 +132,10 @@ func TestServerURL(t *testing.T) {
 		{"https://example.com", "wss://example.com/peerjs?", "https://example.com/peerjs/id?ts="},
 		{"wss://example.com/signal", "wss://example.com/signal/peerjs?", "https://example.com/signal/peerjs/id?ts="},
 		{"ws://[::1]:80/a/b/", "ws://[::1]:80/a/b/peerjs?", "http://[::1]:80/a/b/peerjs/id?ts="},
+		{"HTTPS://user:pw@example.com:8443/p?q=1#f", "wss://example.com:8443/p/peerjs?", "https://example.com:8443/p/peerjs/id?ts="},
+		{"http://h/a b/", "ws://h/a%20b/peerjs?", "http://h/a%20b/peerjs/id?ts="},
+		{"http://h/x%2Fy", "ws://h/x%2Fy/peerjs?", "http://h/x%2Fy/peerjs/id?ts="},
+		{"http://[fe80::1%25eth0]:9000", "ws://[fe80::1%25eth0]:9000/peerjs?", "http://[fe80::1%25eth0]:9000/peerjs/id?ts="},
 	}
 	for _, tt := range tests {
 		s, err := parseServerURL(tt.in)
@@ -149,11 +154,91 @@ func TestServerURL(t *testing.T) {
 			t.Errorf("idURL from %q = %q, want prefix %q", tt.in, id, tt.id)
 		}
 	}
-	for _, bad := range []string{"", "ftp://x/", "http://", "://x", "127.0.0.1:9000"} {
+	for _, bad := range []string{
+		"", "ftp://x/", "http://", "://x", "127.0.0.1:9000", "http:/x", "http:///p", "http://user@/",
+		"http://a b/", "http://x:port/", "http://[::1/", "http://[::1]x/", "http://[zz]/",
+		"http://x/%zz", "http://x/%4", "http://x/\n", "http://x/?\x7f",
+	} {
 		if _, err := parseServerURL(bad); err == nil {
 			t.Errorf("parseServerURL(%q) succeeded", bad)
 		}
 	}
+}
+
+// The hand-written escapes match net/url's, which the wasm build does not
+// link.
+func TestEscapeComponent(t *testing.T) {
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	for _, in := range []string{"", "peerjs", "my id", "t&k=v+w", "a/b?c#d;e,f@g:h$i", "é✓", string(all)} {
+		if got, want := escapeComponent(in, false), url.PathEscape(in); got != want {
+			t.Errorf("escapeComponent(%q, path) = %q, want %q", in, got, want)
+		}
+		if got, want := escapeComponent(in, true), url.QueryEscape(in); got != want {
+			t.Errorf("escapeComponent(%q, query) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzServerURL: parseServerURL never panics, and what it accepts gives
+// URLs that net/url reads back with the same host and query values; where
+// net/url accepts the input too, both agree on host and path.
+func FuzzServerURL(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1:9000/", "https://0.peerjs.com", "wss://u@[::1]:1/a b/%41?x#y", "HTTP://h/p%2f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		s, err := parseServerURL(raw)
+		if err != nil {
+			return
+		}
+		ws, err := url.Parse(s.wsURL("k y", "i&d", "t+=k"))
+		if err != nil && strings.HasPrefix(s.host, "[") {
+			return // only the syntax of IPv6 literals is checked; the dial refuses bad ones
+		}
+		if err != nil {
+			t.Fatalf("wsURL of %q does not parse: %v", raw, err)
+		}
+		q := ws.Query()
+		if ws.Host != s.host || q.Get("key") != "k y" || q.Get("id") != "i&d" || q.Get("token") != "t+=k" {
+			t.Fatalf("wsURL of %q read back as host %q, query %v", raw, ws.Host, q)
+		}
+		ref, err := url.Parse(raw)
+		if err != nil {
+			return
+		}
+		refPath := ref.EscapedPath()
+		if !strings.HasSuffix(refPath, "/") {
+			refPath += "/"
+		}
+		if ref.Host != s.host || refPath != s.path {
+			t.Fatalf("parseServerURL(%q) = host %q path %q; net/url: host %q path %q", raw, s.host, s.path, ref.Host, refPath)
+		}
+	})
+}
+
+// isIDSyntax matches the pattern the peerjs client library uses.
+func TestIDSyntaxMatchesPattern(t *testing.T) {
+	pattern := regexp.MustCompile(`^[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*$`)
+	for _, id := range []string{"", "a", "A9", "a b", "a  b", "a_-b", "-", "a-", "-a", "a-b_c d", " a", "a ", "é", "a\x00b", "a.b", "a\nb"} {
+		if got, want := isIDSyntax(id), pattern.MatchString(id); got != want {
+			t.Errorf("isIDSyntax(%q) = %v, pattern says %v", id, got, want)
+		}
+	}
+}
+
+func FuzzIDSyntax(f *testing.F) {
+	pattern := regexp.MustCompile(`^[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*$`)
+	for _, s := range []string{"a", "a-b", "a--b", " a", "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		if got, want := isIDSyntax(id), pattern.MatchString(id); got != want {
+			t.Fatalf("isIDSyntax(%q) = %v, pattern says %v", id, got, want)
+		}
+	})
 }
 
 func TestValidateID(t *testing.T) {
