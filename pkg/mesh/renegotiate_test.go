@@ -201,3 +201,26 @@ func TestMalformedRenegotiationDropped(t *testing.T) {
 		t.Errorf("dropped %d, want 5", got)
 	}
 }
+
+// FuzzRenegotiationFrame sends arbitrary renegotiation frames (and SDP) to
+// the acceptor of a live connection: whatever they hold, the connection
+// drops or applies them and keeps carrying frames.
+func FuzzRenegotiationFrame(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"offer","sdp":"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=rtpmap:96 VP8/90000\r\n"}`,
+		`{"type":"offer","sdp":"v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=sctp-port:-1\r\n"}`,
+		`{"type":"answer","sdp":"v=0"}`,
+		`{"type":"grant"}`,
+		`{"type":"request"}`,
+		`{"type":"offer","sdp":"\u0000"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		a, b := newPair(t, nil)
+		if err := a.conn.rel.send(encodeSingle(TypeNegotiate, payload)); err != nil {
+			t.Fatal(err)
+		}
+		roundTrip(t, a, b, "after the frame")
+	})
+}
