@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rooms-dev/rooms/internal/signaltest"
+	"github.com/rooms-dev/rooms/internal/testenv"
 	"github.com/rooms-dev/rooms/pkg/signal/server"
 )
 
@@ -105,7 +106,7 @@ type cliMember struct {
 	name   string
 	stdin  *io.PipeWriter
 	out    *lineSink
-	stderr *lockedBuffer
+	stderr *testenv.LogBuffer
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // runMember's result, once done is closed
@@ -123,28 +124,11 @@ func (m *cliMember) wait(t *testing.T) error {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func startCLIMember(t *testing.T, create bool, args ...string) *cliMember {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	inR, inW := io.Pipe()
-	m := &cliMember{name: strings.Join(args, " "), stdin: inW, out: newLineSink(), stderr: &lockedBuffer{}, cancel: cancel, done: make(chan struct{})}
+	m := &cliMember{name: strings.Join(args, " "), stdin: inW, out: newLineSink(), stderr: &testenv.LogBuffer{}, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(m.done)
 		m.err = runMember(ctx, create, args, inR, m.out, m.stderr)
@@ -353,7 +337,7 @@ func TestMemberCreateJoinErrorsExitOne(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out, stderr := newLineSink(), &lockedBuffer{}
+			out, stderr := newLineSink(), &testenv.LogBuffer{}
 			if code := run(context.Background(), c.args, out, stderr); code != 1 {
 				t.Fatalf("exit status %d, want 1; stderr: %s", code, stderr)
 			}
@@ -374,7 +358,7 @@ func TestMemberPassword(t *testing.T) {
 	url := startSignalServer(t)
 	alice := startCLIMember(t, true, memberArgs(url, "guarded", "alice", "--password", "open sesame")...)
 	alice.ready(t)
-	out, stderr := newLineSink(), &lockedBuffer{}
+	out, stderr := newLineSink(), &testenv.LogBuffer{}
 	if code := run(context.Background(), append([]string{"join"}, memberArgs(url, "guarded", "mallory", "--password", "guess")...), out, stderr); code != 1 {
 		t.Fatalf("wrong password: exit status %d, want 1; stderr: %s", code, stderr)
 	}

@@ -1,17 +1,16 @@
 package room
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/rooms-dev/rooms/internal/testenv"
 	"github.com/rooms-dev/rooms/pkg/mesh"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -21,28 +20,10 @@ import (
 // what an attacker would, over its real connection. The room must stay live
 // and consistent, say why it dropped each frame, and cut the attacker off.
 
-// logBuffer is a slog destination safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // createLogged creates a room whose doorman logs into the returned buffer.
-func createLogged(t *testing.T, url, roomID, initial string) (*member, *logBuffer) {
+func createLogged(t *testing.T, url, roomID, initial string) (*member, *testenv.LogBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testenv.LogBuffer{}
 	rec := newRecorder()
 	opts := testOptions(url, rec)
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))

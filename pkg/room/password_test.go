@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rooms-dev/rooms/internal/testenv"
 	"github.com/rooms-dev/rooms/pkg/mesh"
 	"github.com/rooms-dev/rooms/pkg/signal"
 )
@@ -65,24 +66,6 @@ func wantPasswordRefusal(t testing.TB, err error, reason string) {
 	}
 }
 
-// syncBuffer is a log sink for several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestPasswordRoomAdmitsAndReplicates(t *testing.T) {
 	url := startSignal(t)
 	a := mustOpen(t, url, "a", "secret", testPassword, `{"n":0}`)
@@ -96,7 +79,7 @@ func TestPasswordRoomAdmitsAndReplicates(t *testing.T) {
 
 func TestWrongPasswordIsRefused(t *testing.T) {
 	url := startSignal(t)
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	a, err := openMember(t, url, "a", "guarded", testPassword, `{"n":0}`, func(o *Options) {
 		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})
@@ -134,7 +117,7 @@ func TestPasswordMismatchIsRefused(t *testing.T) {
 // the server sends its clients: every relayed knock and answer passes
 // there, unmasked (RFC 6455 masks client frames only).
 type tap struct {
-	syncBuffer
+	testenv.LogBuffer
 	ln net.Listener
 }
 

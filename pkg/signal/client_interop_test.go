@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/rooms-dev/rooms/internal/testenv"
 	"github.com/rooms-dev/rooms/pkg/signal"
 )
 
@@ -179,7 +179,7 @@ func TestReconnectTakesOverDeadSocket(t *testing.T) {
 func testReconnect(t *testing.T, url string, keepServerSide bool) {
 	p := newProxy(t, url)
 	id := newID("a")
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	a := dial(t, signal.ClientConfig{URL: p.URL(), ID: id,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	b := dial(t, signal.ClientConfig{URL: url, ID: newID("b")})
@@ -297,24 +297,6 @@ func TestSendRejectsControlFrames(t *testing.T) {
 			}
 		}
 	})
-}
-
-// syncBuffer is a log sink safe for the client's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestSendWhileReconnecting: Send neither fails nor loses the message while
