@@ -424,6 +424,23 @@ scenarios.bench = async function bench() {
   }
   latencies.sort((a, b) => a - b)
   const pct = q => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
+  // The transport's floor: an ephemeral ping answered by another page and
+  // back (page → Go → data channel → Go → page, twice), no raft involved.
+  await pages[1].evaluate(() => window.T.room.on('message', (d, from) => {
+    if (d.ping !== undefined) window.T.room.send({ pong: d.ping }, from)
+  }))
+  const pings = await pages[0].evaluate(async () => {
+    const out = []
+    for (let i = 0; i < 40; i++) {
+      const start = performance.now()
+      await new Promise(resolve => {
+        const off = window.T.room.on('message', d => { if (d.pong === i) { off(); resolve() } })
+        window.T.room.send({ ping: i }, 'p1')
+      })
+      out.push(performance.now() - start)
+    }
+    return out.sort((a, b) => a - b)
+  })
   const perPage = 20
   const start = Date.now()
   await Promise.all(pages.map(p => p.evaluate(async n => {
@@ -432,7 +449,7 @@ scenarios.bench = async function bench() {
   const rate = (5 * perPage) / ((Date.now() - start) / 1000)
   console.log('BENCH ' + JSON.stringify({
     loadMs, createMs: created, joinMs: joins.reduce((a, b) => a + b, 0) / joins.length,
-    updateP50Ms: pct(0.5), updateP99Ms: pct(0.99), updatesPerSec: rate,
+    updateP50Ms: pct(0.5), updateP99Ms: pct(0.99), updatesPerSec: rate, pingRttP50Ms: pings[pings.length >> 1],
   }))
 }
 
