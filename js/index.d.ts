@@ -63,6 +63,12 @@ export interface RoomOptions {
   admit?: (knock: Knock) => boolean | string | void | Promise<boolean | string | void>
   /** Shown to the doorman's admit hook. */
   metadata?: JSONValue
+  /**
+   * This member's Ed25519 identity as a 32-byte seed; default a new key per
+   * room. Keep one (crypto.getRandomValues(new Uint8Array(32)), stored by
+   * the app) to show the same `peer.key` fingerprint across visits.
+   */
+  identity?: Uint8Array
   /** Log the Go side's diagnostics to the console. */
   debug?: boolean
 }

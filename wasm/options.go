@@ -3,6 +3,8 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -19,6 +21,7 @@ type jsOptions struct {
 	Key         string          `json:"key"`
 	AppID       string          `json:"appId"`
 	Password    string          `json:"password"`
+	Identity    string          `json:"identity"` // base64 Ed25519 seed
 	ICEServers  []jsICEServer   `json:"iceServers"`
 	MaxVoters   int             `json:"maxVoters"`
 	MaxMembers  int             `json:"maxMembers"`
@@ -50,6 +53,13 @@ func parseOptions(raw string) (room.Options, time.Duration, error) {
 		SignalURL: o.SignalURL, SignalKey: o.Key, AppID: o.AppID, Password: o.Password,
 		MaxVoters: o.MaxVoters, MaxMembers: o.MaxMembers, Metadata: o.Metadata,
 		JoinTimeout: millis(o.JoinTimeout), PeerTimeout: millis(o.PeerTimeout),
+	}
+	if o.Identity != "" {
+		seed, err := base64.StdEncoding.DecodeString(o.Identity)
+		if err != nil || len(seed) != ed25519.SeedSize {
+			return room.Options{}, 0, fmt.Errorf("%w: options: identity must be a 32-byte Ed25519 seed", errBadArgument)
+		}
+		opts.Identity = ed25519.NewKeyFromSeed(seed)
 	}
 	for _, s := range o.ICEServers {
 		opts.ICEServers = append(opts.ICEServers, mesh.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})

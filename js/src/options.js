@@ -5,7 +5,7 @@ export const PUBLIC_SIGNAL = Object.freeze({ host: '0.peerjs.com', port: 443, pa
 
 const KNOWN = new Set([
   'host', 'port', 'path', 'key', 'secure', 'appId', 'iceServers', 'maxVoters', 'maxMembers',
-  'joinTimeout', 'updateTimeout', 'peerTimeout', 'wasmUrl', 'admit', 'metadata', 'debug', 'password',
+  'joinTimeout', 'updateTimeout', 'peerTimeout', 'wasmUrl', 'admit', 'metadata', 'debug', 'password', 'identity',
 ])
 
 function fail(msg) {
@@ -56,6 +56,9 @@ export function encodeOptions(options) {
   for (const k of Object.keys(options)) if (!KNOWN.has(k)) fail(`unknown option ${JSON.stringify(k)}`)
   if (options.admit !== undefined && typeof options.admit !== 'function') fail('admit must be a function')
   if (options.password !== undefined && typeof options.password !== 'string') fail('password must be a string')
+  if (options.identity !== undefined && !(options.identity instanceof Uint8Array && options.identity.length === 32)) {
+    fail('identity must be a Uint8Array of 32 bytes (an Ed25519 seed)')
+  }
   if (options.wasmUrl !== undefined && typeof options.wasmUrl !== 'string' && !(options.wasmUrl instanceof URL)) {
     fail('wasmUrl must be a string or URL')
   }
@@ -67,6 +70,7 @@ export function encodeOptions(options) {
     key: options.key ?? (options.host === undefined ? PUBLIC_SIGNAL.key : 'peerjs'),
     appId: options.appId,
     password: options.password,
+    identity: options.identity && btoa(String.fromCharCode(...options.identity)),
     iceServers: iceServers(options.iceServers),
     maxVoters: positive(options, 'maxVoters'),
     maxMembers: positive(options, 'maxMembers'),

@@ -73,6 +73,7 @@ const scenarios = {
         participant: () => Room.create(5, 'x', {}),
         state: () => Room.create('a', 'x', 7),
         option: () => Room.create('a', 'x', {}, { hots: 'typo' }),
+        identity: () => Room.create('a', 'x', {}, { identity: new Uint8Array(16) }),
         join: () => Room.join('a', ''),
         construct: () => new Room(),
       }
@@ -122,6 +123,20 @@ const scenarios = {
     await a.evaluate(() => window.T.room.send({ hi: 1 }))
     await b.waitForFunction(() => window.T.events.some(e => e[0] === 'message'), null, WAIT)
     assert.deepEqual(await b.evaluate(() => window.T.events.find(e => e[0] === 'message')), ['message', { hi: 1 }, 'alice'])
+
+    // A kept identity gives the same key fingerprint in every room.
+    const keys = await b.evaluate(async id => {
+      const seed = new Uint8Array(32).fill(7)
+      const fingerprint = async (name, identity) => {
+        const r = window.Rooms.Room.create(name, `${id}-${name}`, {}, window.T.options({ identity }))
+        await r.ready
+        const key = r.peers.find(p => p.self).key
+        await r.leave()
+        return key
+      }
+      return [await fingerprint('k1', seed), await fingerprint('k2', seed), await fingerprint('k3', new Uint8Array(32).fill(8))]
+    }, roomId)
+    assert.ok(keys[0] && keys[0] === keys[1] && keys[2] !== keys[0], `key fingerprints ${JSON.stringify(keys)}`)
 
     await b.evaluate(() => window.T.room.leave())
     const after = await b.evaluate(() => window.T.outcome(window.T.room.update([])))

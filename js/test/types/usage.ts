@@ -56,6 +56,7 @@ export async function play(): Promise<void> {
   await room.update({ op: 'replace', path: '/seat', value: 'x' })
   // @ts-expect-error unknown event name
   room.on('state-changed', () => {})
+  Room.join('bob', 'lobby', { identity: crypto.getRandomValues(new Uint8Array(32)), password: 'pw' })
   // @ts-expect-error unknown option
   Room.join('bob', 'lobby', { hots: 'typo' })
 
