@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -82,5 +83,25 @@ func BenchmarkBrowserRoom(b *testing.B) {
 	}
 	for _, k := range []string{"loadMs", "createMs", "joinMs", "updateP50Ms", "updateP99Ms", "updatesPerSec", "pingRttP50Ms"} {
 		b.ReportMetric(m[k], k)
+	}
+}
+
+// TestBrowserBuildStaysLean guards rooms.wasm's size budget: the browser
+// build uses the page's RTCPeerConnection, WebSocket and fetch, so none of
+// these may come back (etcd raft's protobuf runtime makes the linker keep
+// every exported method of every reachable type, so each costs a lot).
+func TestBrowserBuildStaysLean(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "./wasm")
+	cmd.Dir = env.root
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	banned := []string{"net", "net/http", "net/url", "crypto/tls", "crypto/x509", "regexp", "github.com/coder/websocket"}
+	for _, pkg := range strings.Fields(string(out)) {
+		if slices.Contains(banned, pkg) || strings.HasPrefix(pkg, "github.com/pion/") {
+			t.Errorf("the browser build links %s", pkg)
+		}
 	}
 }
