@@ -208,7 +208,10 @@ func changeMessage(roomID, proposer string, body []byte) []byte {
 // signed entry: a signed change, or a signed batch.
 func (r *Room) encodeSigned(changes []state.Change) ([]byte, error) {
 	sign := func(body []byte) ([]byte, error) {
-		return ed25519.Sign(r.identity, changeMessage(r.roomID, changes[0].Proposer, body)), nil
+		msg := changeMessage(r.roomID, changes[0].Proposer, body)
+		sig := ed25519.Sign(r.identity, msg)
+		r.sm.sigs.add(sigDigest(r.publicKey(), msg, sig)) // our own: no need to check it
+		return sig, nil
 	}
 	if len(changes) > 1 {
 		return state.EncodeSignedBatch(changes, sign)
@@ -243,7 +246,7 @@ func (m *machine) verifyChange(c state.Change) error {
 	if err != nil {
 		return err
 	}
-	if !ed25519.Verify(key, changeMessage(roomID, c.Proposer, body), c.Signature) {
+	if !m.verifySignature(key, changeMessage(roomID, c.Proposer, body), c.Signature) {
 		return fmt.Errorf("%w: does not match member %d's key %s", state.ErrBadSignature, id, keyFingerprint(key))
 	}
 	return nil

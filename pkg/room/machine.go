@@ -37,12 +37,14 @@ type machine struct {
 	// names their participant ids.
 	keys  map[uint64]ed25519.PublicKey
 	names map[uint64]string
+	// sigs remembers signatures already found good (sigcache.go).
+	sigs *sigCache
 	// keysChanged is closed (and replaced) whenever keys change.
 	keysChanged chan struct{}
 }
 
 func newMachine(meta roomMeta, app *state.Machine) *machine {
-	m := &machine{meta: meta, app: app, keys: map[uint64]ed25519.PublicKey{}, keysChanged: make(chan struct{})}
+	m := &machine{meta: meta, app: app, keys: map[uint64]ed25519.PublicKey{}, sigs: newSigCache(), keysChanged: make(chan struct{})}
 	app.SetVerifier(m.verifyChange)
 	app.SetNamer(m.participant)
 	return m
