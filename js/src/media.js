@@ -4,7 +4,7 @@
 
 export class Media {
   #streams = new Set()
-  #links = new Map() // peerId → { pc, senders: Map<MediaStream, RTCRtpSender[]>, onTrack }
+  #links = new Map() // peerId → { pc, senders: Map<MediaStream, RTCRtpSender[]>, onTrack, reported: Set<track id> }
   #emitTrack
 
   constructor(emitTrack) {

@@ -314,6 +314,27 @@ func (w *logWatch) Handle(_ context.Context, r slog.Record) error {
 func (w *logWatch) WithAttrs([]slog.Attr) slog.Handler { return w }
 func (w *logWatch) WithGroup(string) slog.Handler      { return w }
 
+// blamed waits for the next watched record and returns its "peer"
+// attribute: the member the log line blames. It fails t with never when no
+// record comes.
+func (w *logWatch) blamed(t *testing.T, never string) string {
+	t.Helper()
+	select {
+	case rec := <-w.hits:
+		var peer string
+		rec.Attrs(func(at slog.Attr) bool {
+			if at.Key == "peer" {
+				peer = at.Value.String()
+			}
+			return true
+		})
+		return peer
+	case <-time.After(testTimeout):
+		t.Fatal(never)
+		return ""
+	}
+}
+
 // TestTamperedRelayedSignalDropped: the doorman a relays the signalling
 // between b and c and changes the DTLS fingerprint in it, as a doorman that
 // wants to sit in the middle of their connection would. c drops the signal
@@ -348,20 +369,8 @@ func TestTamperedRelayedSignalDropped(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("the doorman never relayed a signal between b and c")
 	}
-	select {
-	case rec := <-watch.hits:
-		var peer string
-		rec.Attrs(func(at slog.Attr) bool {
-			if at.Key == "peer" {
-				peer = at.Value.String()
-			}
-			return true
-		})
-		if peer != raftIDOf(a) {
-			t.Fatalf("c blamed member %s for the tampered signal, want the relay %s", peer, raftIDOf(a))
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("c never dropped the tampered signal")
+	if peer := watch.blamed(t, "c never dropped the tampered signal"); peer != raftIDOf(a) {
+		t.Fatalf("c blamed member %s for the tampered signal, want the relay %s", peer, raftIDOf(a))
 	}
 	c.mu.Lock()
 	strikes := c.strikes[a.self.Load()]
@@ -471,19 +480,7 @@ func TestRelayRefusesBadlySignedSignal(t *testing.T) {
 	if err := sendJSON(toDoorman.conn, frameRelay, rf); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case rec := <-watch.hits:
-		var peer string
-		rec.Attrs(func(at slog.Attr) bool {
-			if at.Key == "peer" {
-				peer = at.Value.String()
-			}
-			return true
-		})
-		if peer != raftIDOf(b) {
-			t.Fatalf("the doorman blamed member %s, want the sender %s", peer, raftIDOf(b))
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("the doorman relayed a badly signed signal without a word")
+	if peer := watch.blamed(t, "the doorman relayed a badly signed signal without a word"); peer != raftIDOf(b) {
+		t.Fatalf("the doorman blamed member %s, want the sender %s", peer, raftIDOf(b))
 	}
 }

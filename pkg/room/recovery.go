@@ -2,7 +2,6 @@ package room
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -128,9 +127,8 @@ func (r *Room) reform(claim *signal.Client, old roomMeta) error {
 	r.dropEpoch()
 	self := r.self.Load()
 	r.sm.setRoomMeta(roomMeta{RoomID: old.RoomID, Token: claim.Token(), Epoch: old.Epoch + 1})
-	info, _ := json.Marshal(memberInfo{Participant: r.participant, Key: r.publicKey()})
 	storage := raftnode.NewMemoryStorage()
-	if err := raftnode.Bootstrap(storage, r.sm, []raftnode.Member{{ID: self, Context: info}}); err != nil {
+	if err := raftnode.Bootstrap(storage, r.sm, []raftnode.Member{{ID: self, Context: r.ownMemberInfo()}}); err != nil {
 		_ = claim.Close()
 		return err
 	}
