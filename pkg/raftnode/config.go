@@ -57,6 +57,15 @@ type Config struct {
 	// for raft's internal messages.
 	Logger *slog.Logger
 
+	// Signer, when set, makes leadership provable: votes are signed and a
+	// leader proves its election before members follow it (see Signer).
+	// Every member of a room must have one, or none.
+	Signer Signer
+	// Sponsor is the leader this member follows without a proof while it
+	// knows no voters yet, until its first snapshot arrives: the doorman
+	// that admitted it. Only used with a Signer.
+	Sponsor uint64
+
 	// OnLeaderChange is called, on the node's goroutine, whenever the known
 	// leader or this member's role changes. It must not block.
 	OnLeaderChange func(LeaderInfo)

@@ -94,16 +94,21 @@ type MembershipChange struct {
 
 // Status is a snapshot of a member's view of the room.
 type Status struct {
-	ID       uint64
-	Leader   uint64
-	Term     uint64
-	Role     Role
-	Commit   uint64
-	Applied  uint64
-	Members  []Member // sorted by id
-	NextID   uint64   // the next raft id never used in this room
-	Removed  bool     // this member has been removed from the room
-	Progress map[uint64]uint64
+	ID      uint64
+	Leader  uint64
+	Term    uint64
+	Role    Role
+	Commit  uint64
+	Applied uint64
+	Members []Member // sorted by id
+	NextID  uint64   // the next raft id never used in this room
+	Removed bool     // this member has been removed from the room
+	// RefusedLeader claimed to lead the room, but its proof of election
+	// did not hold here (see Signer), and no leader was proven since. A
+	// member that missed a change of voters can be stuck like this: it
+	// must be let in again (as a newcomer).
+	RefusedLeader uint64
+	Progress      map[uint64]uint64
 }
 
 // Core is a raft member without goroutines or clocks: its driver calls Tick,
@@ -130,6 +135,7 @@ type Core struct {
 	readWaiters   map[uint64]func(error)
 	readsAtIndex  []pendingRead
 	conf          []*confRequest
+	proofs        *proofs // nil without Config.Signer
 }
 
 type pendingRead struct {
@@ -193,6 +199,9 @@ func NewCore(cfg Config, storage Storage, sm StateMachine) (*Core, error) {
 		proposals: map[uint64]func(Result){}, readWaiters: map[uint64]func(error){},
 	}
 	c.rng = rand.New(rand.NewPCG(seed(cfg.RandSeed), cfg.ID))
+	if cfg.Signer != nil {
+		c.proofs = newProofs(cfg.Signer)
+	}
 	snap, err := storage.Snapshot()
 	if err != nil {
 		return nil, err
@@ -267,6 +276,9 @@ func (c *Core) Step(m *pb.Message) error {
 		return fmt.Errorf("raftnode: message with bad sender %d", m.GetFrom())
 	}
 	if err := c.checkMessage(m); err != nil {
+		return err
+	}
+	if err := c.checkProof(m); err != nil {
 		return err
 	}
 	return c.stepGuarded(m)
@@ -359,6 +371,9 @@ func (c *Core) Status() Status {
 		ID: c.cfg.ID, Leader: st.Lead, Term: st.GetTerm(), Role: st.RaftState,
 		Commit: st.GetCommit(), Applied: c.applied, NextID: c.members.NextID, Removed: c.removed,
 	}
+	if c.proofs != nil {
+		s.RefusedLeader = c.proofs.refusedLeader
+	}
 	for _, m := range c.members.Members {
 		s.Members = append(s.Members, *m)
 	}
@@ -446,6 +461,7 @@ func (c *Core) Process(send func([]*pb.Message)) error {
 		}
 		msgs, staleSnapshotsTo := c.withoutStaleSnapshots(rd.Messages)
 		if len(msgs) > 0 {
+			c.sealOutgoing(msgs)
 			send(msgs)
 		}
 		for _, e := range rd.CommittedEntries {
@@ -463,6 +479,9 @@ func (c *Core) Process(send func([]*pb.Message)) error {
 		for _, to := range staleSnapshotsTo {
 			c.rn.ReportSnapshot(to, raft.SnapshotFailure) // raft resends the fresh one
 		}
+	}
+	if requests := c.proofs.takeRequests(); len(requests) > 0 {
+		send(requests)
 	}
 	c.pumpConfChanges()
 	return nil

@@ -38,6 +38,12 @@ var (
 	// MaxVoters voters.
 	ErrTooManyVoters = errors.New("raftnode: voter limit reached")
 
+	// ErrNotLeader is returned by a membership change requested of a member
+	// that does not lead the room: only the leader changes who is in it
+	// (a member may only ask for its own removal), so that no member can
+	// slip a change in through the leader.
+	ErrNotLeader = errors.New("raftnode: only the leader changes membership")
+
 	// ErrCorruptSnapshot is returned when a snapshot cannot be decoded.
 	ErrCorruptSnapshot = errors.New("raftnode: corrupt snapshot")
 )

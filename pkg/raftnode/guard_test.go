@@ -102,3 +102,65 @@ func FuzzStepFromPeer(f *testing.F) {
 		_ = stepAsMember2(t, c, &m) // refused or taken; either way no panic
 	})
 }
+
+// etcd raft takes a message without a term as its own: a peer's heartbeat
+// of term 0 would make the peer this member's leader.
+func TestStepRefusesMessagesWithoutTerm(t *testing.T) {
+	c := hostileTarget(t, false)
+	for _, typ := range []pb.MessageType{pb.MsgHeartbeat, pb.MsgApp, pb.MsgSnap, pb.MsgTimeoutNow, pb.MsgVote} {
+		if err := stepAsMember2(t, c, &pb.Message{Type: typ.Enum()}); !errors.Is(err, ErrRejectedMessage) {
+			t.Errorf("%s without a term: err %v, want ErrRejectedMessage", typ, err)
+		}
+		if st := c.Status(); st.Leader == 2 {
+			t.Fatalf("%s without a term made 2 the leader: %+v", typ, st)
+		}
+	}
+}
+
+// A member may forward its own removal to the leader, and no other
+// membership change.
+func TestStepRefusesForwardedMembershipChanges(t *testing.T) {
+	c := hostileTarget(t, true)
+	proposal := func(typ pb.ConfChangeType, id uint64) *pb.Message {
+		cc, _ := proto.Marshal(&pb.ConfChange{Type: typ.Enum(), NodeId: &id})
+		return &pb.Message{Type: pb.MsgProp.Enum(), Entries: []*pb.Entry{{Type: pb.EntryConfChange.Enum(), Data: cc}}}
+	}
+	for _, m := range []*pb.Message{
+		proposal(pb.ConfChangeAddNode, 2),
+		proposal(pb.ConfChangeRemoveNode, 1),
+		proposal(pb.ConfChangeAddLearnerNode, 9),
+		{Type: pb.MsgProp.Enum(), Entries: []*pb.Entry{{Type: pb.EntryConfChangeV2.Enum()}}},
+	} {
+		if err := stepAsMember2(t, c, m); !errors.Is(err, ErrRejectedMessage) {
+			t.Errorf("forwarded %v: err %v, want ErrRejectedMessage", m.GetEntries()[0], err)
+		}
+	}
+	if st := c.Status(); len(st.Members) != 2 || !st.Members[1].Learner {
+		t.Fatalf("members after refused changes: %+v", st.Members)
+	}
+	if err := stepAsMember2(t, c, proposal(pb.ConfChangeRemoveNode, 2)); err != nil {
+		t.Fatalf("2 asking for its own removal: %v", err)
+	}
+	if st := c.Status(); len(st.Members) != 1 {
+		t.Fatalf("members after 2 left: %+v", st.Members)
+	}
+}
+
+// Only the leader changes membership; a follower asked to gets ErrNotLeader
+// instead of forwarding it.
+func TestMembershipChangeNeedsTheLeader(t *testing.T) {
+	c := hostileTarget(t, false)
+	var got error
+	done := false
+	c.AddLearner(9, nil, func(err error) { got, done = err, true })
+	for range 3 * DefaultElectionTicks {
+		if done {
+			break
+		}
+		c.Tick()
+		process(t, c)
+	}
+	if !errors.Is(got, ErrNotLeader) {
+		t.Fatalf("a follower adding a learner: err %v (done %v), want ErrNotLeader", got, done)
+	}
+}

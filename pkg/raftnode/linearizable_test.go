@@ -2,6 +2,7 @@ package raftnode
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -103,6 +104,9 @@ const (
 	opTimeoutMs = 250
 	workMs      = 10000
 	settleMs    = 30000
+	// A member refusing the leader's proof this long is let in again.
+	stuckMs      = 2000
+	stuckCheckMs = 250
 )
 
 var simKeys = []string{"a", "b", "c"}
@@ -120,6 +124,7 @@ func runSim(t *testing.T, seed uint64, opts simOptions) *sim {
 		s.after(int64(s.rng.IntN(100)), func() { w.next(c) })
 	}
 	s.after(300, w.fault)
+	s.after(stuckCheckMs, w.rejoinStuck)
 	s.runUntil(workMs, nil)
 	w.stopping = true
 	s.heal()
@@ -336,7 +341,7 @@ func (w *workload) changeMembership() {
 	done := func(err error) { s.after(0, func() { w.changing = false }) }
 	if w.added < 3 && s.rng.IntN(2) == 0 {
 		id := st.NextID
-		m := &simMember{id: id, storage: NewMemoryStorage()}
+		m := &simMember{id: id, storage: NewMemoryStorage(), sponsor: leader.id}
 		s.members[id] = m
 		s.start(m)
 		w.added++
@@ -362,6 +367,94 @@ func (w *workload) changeMembership() {
 					s.stats.Removed++
 				}
 			})
+		}
+	})
+	s.process(leader)
+}
+
+// rejoinStuck lets a member that cannot follow the leader in again as a
+// newcomer, as a room does (its recovery knocks on the room id): a member
+// that missed a change of voters cannot check the proof of a leader
+// elected by the new voters (proof.go).
+func (w *workload) rejoinStuck() {
+	s := w.s
+	s.after(stuckCheckMs, w.rejoinStuck)
+	leader := s.leader()
+	if leader == nil {
+		return
+	}
+	for _, id := range s.liveIDs() {
+		m := s.members[id]
+		st := m.core.Status()
+		switch {
+		case st.RefusedLeader == 0 || st.Leader == leader.id || st.Removed:
+			m.stuckSince = 0
+		case m.stuckSince == 0:
+			m.stuckSince = s.now
+		case s.now-m.stuckSince >= stuckMs:
+			w.replace(m, leader)
+		}
+	}
+}
+
+// replace shuts m down for good, has it removed, and adds a newcomer in
+// its place, sponsored by leader.
+func (w *workload) replace(m *simMember, leader *simMember) {
+	s := w.s
+	s.crash(m)
+	m.gone = true
+	s.stats.Rejoined++
+	w.removeGone(m.id)
+	w.admitNewcomer(leader)
+}
+
+// admitNewcomer has leader add a fresh member it sponsors. When the leader
+// cannot see that through, the newcomer gives up, as in a room, and the
+// next leader admits another.
+func (w *workload) admitNewcomer(leader *simMember) {
+	s := w.s
+	id := leader.core.Status().NextID
+	for s.members[id] != nil {
+		id++
+	}
+	fresh := &simMember{id: id, storage: NewMemoryStorage(), sponsor: leader.id}
+	s.members[id] = fresh
+	s.start(fresh)
+	leader.core.AddLearner(id, []byte("rejoined"), func(err error) {
+		if err == nil {
+			return
+		}
+		s.after(0, func() {
+			if fresh.core != nil {
+				s.crash(fresh)
+			}
+			fresh.gone = true
+			w.removeGone(id)
+			w.retryAdmission()
+		})
+	})
+	s.process(leader)
+}
+
+func (w *workload) retryAdmission() {
+	if leader := w.s.leader(); leader != nil {
+		w.admitNewcomer(leader)
+		return
+	}
+	w.s.after(stuckCheckMs, w.retryAdmission)
+}
+
+// removeGone removes member id through whoever leads, until it is removed.
+func (w *workload) removeGone(id uint64) {
+	s := w.s
+	leader := s.leader()
+	if leader == nil {
+		s.after(stuckCheckMs, func() { w.removeGone(id) })
+		return
+	}
+	leader.core.Remove(id, func(err error) {
+		if err != nil && !errors.Is(err, ErrNotMember) {
+			s.after(stuckCheckMs, func() { w.removeGone(id) })
 		}
 	})
 	s.process(leader)

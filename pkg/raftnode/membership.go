@@ -26,6 +26,12 @@ type confRequest struct {
 	proposed   bool
 }
 
+// isRemovalOf reports whether r removes member id: the one change any
+// member may ask the leader for, about itself.
+func (r *confRequest) isRemovalOf(id uint64) bool {
+	return r.typ == pb.ConfChangeType_ConfChangeRemoveNode && r.member.ID == id
+}
+
 func (r *confRequest) finish(err error) {
 	if r.done != nil {
 		r.done(err)
@@ -89,6 +95,13 @@ func (c *Core) pumpConfChanges() {
 		}
 		if head.proposed && c.ticks-head.proposedAt < uint64(c.cfg.ConfChangeRetryTicks) {
 			return
+		}
+		if !head.isRemovalOf(c.cfg.ID) && c.leader.Leader != c.cfg.ID {
+			// Its proposal, if any, may still commit under the new leader;
+			// the caller learns only that this member cannot see it through.
+			c.conf = c.conf[1:]
+			head.finish(ErrNotLeader)
+			continue
 		}
 		if c.leader.Leader == 0 {
 			return // nobody to forward to yet; try again on a later tick

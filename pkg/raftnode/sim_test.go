@@ -42,6 +42,11 @@ type simMember struct {
 	core    *Core // nil while crashed
 	sm      simMachine
 	gone    bool // removed from the room and shut down for good
+	// sponsor is the leader that added a member after the founding.
+	sponsor uint64
+	// stuckSince is when the member was first seen refusing the leader's
+	// proof (0: it is not).
+	stuckSince int64
 }
 
 type simEvent struct {
@@ -89,7 +94,7 @@ type sim struct {
 }
 
 type simStats struct {
-	Delivered, Dropped, Crashes, Restarts, Partitions, Added, Removed, SnapshotsSent int
+	Delivered, Dropped, Crashes, Restarts, Partitions, Added, Removed, Rejoined, SnapshotsSent int
 }
 
 func newSim(seed uint64, opts simOptions) *sim {
@@ -114,9 +119,11 @@ func newSim(seed uint64, opts simOptions) *sim {
 	return s
 }
 
-func (s *sim) config(id uint64) Config {
+// config gives every member a Signer, so that every simulated election,
+// transfer and catch-up also runs through the leader proofs (proof.go).
+func (s *sim) config(m *simMember) Config {
 	return Config{
-		ID: id, ElectionTicks: 10, HeartbeatTicks: 1, MaxVoters: max(5, s.opts.members),
+		ID: m.id, Signer: testSigner{m.id}, Sponsor: m.sponsor, ElectionTicks: 10, HeartbeatTicks: 1, MaxVoters: max(5, s.opts.members),
 		SnapshotEntries: s.opts.snapshotEvery, CompactionMargin: 20,
 		MaxSizePerMsg: 4 << 10, RandSeed: int64(s.rng.Uint64() | 1), Logger: s.logger,
 	}
@@ -129,7 +136,7 @@ func (s *sim) start(m *simMember) {
 	if s.opts.membership != nil {
 		m.sm = s.opts.membership.wrap(m.id, m.sm)
 	}
-	core, err := NewCore(s.config(m.id), m.storage, m.sm)
+	core, err := NewCore(s.config(m), m.storage, m.sm)
 	if err != nil {
 		s.violate("restart %d: %v", m.id, err)
 		return

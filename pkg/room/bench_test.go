@@ -324,7 +324,7 @@ func awaitFailoverEvents(b *testing.B, events <-chan memberEvent, start time.Tim
 
 // awaitVoters polls until r counts n voters: promotion of a caught-up
 // learner has no event of its own.
-func awaitVoters(b *testing.B, r *Room, n int) {
+func awaitVoters(b testing.TB, r *Room, n int) {
 	b.Helper()
 	deadline := time.Now().Add(testTimeout)
 	for {

@@ -63,7 +63,7 @@ func (r *Room) knock(ctx context.Context) error {
 	if !r.setPeer(doorman, p) {
 		return ErrClosed
 	}
-	if err := r.startNode(ans.Admitted.RaftID, raftnode.NewMemoryStorage()); err != nil {
+	if err := r.startNode(ans.Admitted.RaftID, raftnode.NewMemoryStorage(), doorman); err != nil {
 		return err
 	}
 	if err := p.conn.HandleSignal(ans.Signal); err != nil {

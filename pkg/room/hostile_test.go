@@ -2,10 +2,13 @@ package room
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,4 +229,80 @@ func TestHostileAckBeyondTheLog(t *testing.T) {
 		}
 	}
 	converge(t, `{"n":3}`, a, c)
+}
+
+// proofEnvelope is the context of a leader message carrying a proof of
+// election made of votes (voter → signature), as pkg/raftnode encodes it.
+func proofEnvelope(votes map[uint64][]byte) []byte {
+	proof := binary.AppendUvarint(nil, uint64(len(votes)))
+	for _, voter := range slices.Sorted(maps.Keys(votes)) {
+		proof = binary.AppendUvarint(proof, voter)
+		proof = binary.AppendUvarint(proof, uint64(len(votes[voter])))
+		proof = append(proof, votes[voter]...)
+	}
+	return append(binary.AppendUvarint([]byte{1}, uint64(len(proof))), proof...)
+}
+
+// A voter that claims to lead a higher term, with appends of its own
+// entries and heartbeats, is not followed: raft alone would make it
+// everyone's leader without an election. Proofs it cannot have (votes it
+// signed for the others) cost it strikes until it is cut off.
+func TestHostileImpostorLeaderIsNotFollowed(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "impostor", `{"n":0}`)
+	b := joinMember(t, url, "b", "impostor") // the impostor
+	logs := &testenv.LogBuffer{}
+	rec := newRecorder()
+	opts := testOptions(url, rec)
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cr, err := Join(ctxT(t), "c", "impostor", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cr.shutdown(nil) })
+	c := &member{cr, rec}
+	converge(t, `{"n":0}`, a, b, c)
+	awaitVoters(t, a.Room, 3)
+	before := a.Raft()
+	from, term := b.self.Load(), before.Term+5
+	last, commit := before.Commit, before.Commit+1
+	entry := []*pb.Entry{{Term: &term, Index: new(last + 1), Data: []byte("the impostor's own change")}}
+	forged := map[uint64][]byte{from: make([]byte, 64), a.self.Load(): make([]byte, 64), c.self.Load(): make([]byte, 64)}
+	claims := []func(to uint64) *pb.Message{
+		func(to uint64) *pb.Message { // no proof at all
+			return &pb.Message{Type: pb.MsgApp.Enum(), From: &from, To: &to, Term: &term, Index: &last, LogTerm: &before.Term, Commit: &commit, Entries: entry}
+		},
+		func(to uint64) *pb.Message { // votes of everyone, signed by nobody
+			return &pb.Message{Type: pb.MsgHeartbeat.Enum(), From: &from, To: &to, Term: &term, Context: proofEnvelope(forged)}
+		},
+	}
+	for _, victim := range []*member{a, c} {
+		to := victim.self.Load()
+		for _, claim := range claims {
+			sendRaw(t, b, victim, frameRaft, raftWire(t, claim(to)))
+		}
+	}
+	// The room goes on in the same term under the same doorman.
+	if _, err := c.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, `{"n":1}`, a, b, c)
+	for _, m := range []*member{a, c} {
+		if st := m.Raft(); st.Term != before.Term || st.Leader != "a" {
+			t.Errorf("%s after the impostor's claims: %+v, want term %d under a", m.Self(), st, before.Term)
+		}
+	}
+	if !strings.Contains(logs.String(), "not following a leader whose election is not proven") {
+		t.Errorf("c's log does not name the impostor's claim:\n%s", logs.String())
+	}
+	// Forged proofs are struck: enough of them and the impostor is out.
+	for range maxStrikes {
+		sendRaw(t, b, c, frameRaft, raftWire(t, claims[1](c.self.Load())))
+	}
+	c.rec.waitFor(t, "c cutting the impostor off", func(e Event) bool {
+		return e.Type == EventError && errors.Is(e.Err, ErrBadMessage) && strings.Contains(e.Err.Error(), "rejected raft message")
+	})
+	if !strings.Contains(logs.String(), "bad signature on the vote of") {
+		t.Errorf("c's log does not say the votes were forged:\n%s", logs.String())
+	}
 }

@@ -30,10 +30,18 @@ import (
 //
 // This trades strict Raft for availability; RecoveryNever turns it off.
 
-// watchQuorum runs in reconcile: it starts recovery when it is due.
+// watchQuorum runs in reconcile: it starts recovery when it is due. A
+// member that refuses the leader's proof of election is stuck as well,
+// even among a majority: it missed a change of voters, so it cannot check
+// that the new leader was elected (raftnode.Signer), and must be let in
+// again as a newcomer.
 func (r *Room) watchQuorum(now time.Time) {
 	if r.opts.Recovery == RecoveryNever {
 		return
+	}
+	refusing := false
+	if n := r.node.Load(); n != nil {
+		refusing = n.Status().RefusedLeader != 0
 	}
 	r.mu.Lock()
 	// A learner never campaigns, so it goes on naming a vanished leader:
@@ -45,7 +53,7 @@ func (r *Room) watchQuorum(now time.Time) {
 	case r.leaderlessSince.IsZero():
 		r.leaderlessSince = now
 	}
-	due := leaderless && !r.recovering && now.Sub(r.leaderlessSince) >= r.opts.RecoveryTimeout && !r.reachesMajorityLocked()
+	due := leaderless && !r.recovering && now.Sub(r.leaderlessSince) >= r.opts.RecoveryTimeout && (refusing || !r.reachesMajorityLocked())
 	if due {
 		r.recovering = true
 	}
@@ -135,7 +143,7 @@ func (r *Room) reform(claim *signal.Client, old roomMeta) error {
 	r.mu.Lock()
 	r.claim = claim
 	r.mu.Unlock()
-	if err := r.startNode(self, storage); err != nil {
+	if err := r.startNode(self, storage, 0); err != nil {
 		return err
 	}
 	r.goServeKnocks(claim)

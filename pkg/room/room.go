@@ -150,7 +150,7 @@ func Create(ctx context.Context, participant, roomID string, initialState json.R
 	r.mu.Lock()
 	r.claim = claim
 	r.mu.Unlock()
-	if err := r.startNode(1, storage); err != nil {
+	if err := r.startNode(1, storage, 0); err != nil {
 		r.shutdown(err)
 		return nil, fmt.Errorf("create %s: %w", roomID, err)
 	}
@@ -227,10 +227,14 @@ func (r *Room) dialSignal(ctx context.Context, id, token string) (*signal.Client
 	})
 }
 
-func (r *Room) startNode(id uint64, storage raftnode.Storage) error {
+// startNode starts this member's raft node as id on storage. sponsor is the
+// doorman that admitted it (0 for a founder): the leader it follows until
+// its first snapshot tells it whose votes count.
+func (r *Room) startNode(id uint64, storage raftnode.Storage, sponsor uint64) error {
 	r.self.Store(id)
 	n, err := raftnode.Start(raftnode.Config{
 		ID: id, TickInterval: r.opts.TickInterval, MaxVoters: r.opts.MaxVoters, Logger: r.log,
+		Signer: raftSigner{r}, Sponsor: sponsor,
 		OnLeaderChange:     func(li raftnode.LeaderInfo) { r.work.push(func() { r.onLeaderChange(li) }) },
 		OnMembershipChange: func(raftnode.MembershipChange) { r.work.push(r.refreshMembers) },
 		OnRejectedMessage: func(from uint64, err error) {
