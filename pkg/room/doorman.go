@@ -52,7 +52,7 @@ func (r *Room) knock(ctx context.Context) error {
 		p.close()
 		return fmt.Errorf("knock: %w", err)
 	}
-	ans, err := r.awaitAnswer(ctx, sig)
+	ans, err := r.awaitAnswer(ctx, sig, session)
 	if err != nil {
 		p.close()
 		return err
@@ -74,13 +74,25 @@ func (r *Room) knock(ctx context.Context) error {
 	}
 	if challenge != nil {
 		sdp, _ := offer.Load().(string)
-		return r.prove(ctx, challenge, ans.Admitted.RaftID, sdp, ans.Signal.SDP)
+		if err := r.prove(ctx, challenge, ans.Admitted.RaftID, sdp, ans.Signal.SDP); err != nil {
+			return err
+		}
 	}
-	return nil
+	return r.checkAnswer(ans, timeLeft(ctx, r.opts.JoinTimeout))
 }
 
-// awaitAnswer waits for the doorman's answer to the knock.
-func (r *Room) awaitAnswer(ctx context.Context, sig *signal.Client) (answerPayload, error) {
+// timeLeft is the time until ctx's deadline, or otherwise.
+func timeLeft(ctx context.Context, otherwise time.Duration) time.Duration {
+	if deadline, ok := ctx.Deadline(); ok {
+		return time.Until(deadline)
+	}
+	return otherwise
+}
+
+// awaitAnswer waits for the doorman's answer to the knock of session. An
+// answer to another knock is ignored; a refusal without a session comes
+// from a doorman that could not read the knock (a wrong password).
+func (r *Room) awaitAnswer(ctx context.Context, sig *signal.Client, session string) (answerPayload, error) {
 	for {
 		select {
 		case msg, ok := <-sig.Messages():
@@ -98,6 +110,10 @@ func (r *Room) awaitAnswer(ctx context.Context, sig *signal.Client) (answerPaylo
 				if err != nil {
 					return ans, err
 				}
+				if !answersKnock(ans, session) {
+					r.log.Warn("room: ignored an answer to another knock (replayed?)", "session", ans.Session)
+					continue
+				}
 				if ans.Refused != "" {
 					return ans, &RefusedError{Reason: ans.Refused, retry: ans.Retry, cause: passwordRefusal(ans.Refused)}
 				}
@@ -110,6 +126,13 @@ func (r *Room) awaitAnswer(ctx context.Context, sig *signal.Client) (answerPaylo
 			return answerPayload{}, fmt.Errorf("waiting for the doorman: %w", ctx.Err())
 		}
 	}
+}
+
+// answersKnock reports whether ans answers the knock of session. A refusal
+// without a session comes from a doorman that could not read the knock (a
+// wrong password); an admission always names the knock's session.
+func answersKnock(ans answerPayload, session string) bool {
+	return ans.Session == session || (ans.Admitted == nil && ans.Session == "")
 }
 
 // goServeKnocks handles the knocks that reach this doorman's claim.
@@ -156,7 +179,7 @@ func (r *Room) admit(claim *signal.Client, msg signal.Message) {
 	}
 	if reason != "" {
 		r.log.Info("room: refused newcomer", "participant", kp.Knock.Participant, "from", msg.Src, "reason", reason)
-		_ = reply(answerPayload{Refused: reason, Retry: retry})
+		_ = reply(answerPayload{Refused: reason, Retry: retry, Session: kp.Session})
 		return
 	}
 	defer r.doneKnocking(kp.Knock.Participant)
@@ -168,10 +191,10 @@ func (r *Room) admit(claim *signal.Client, msg signal.Message) {
 			return r.relaySignal(id, kp.Session)(s)
 		}
 		answer.Store(s.SDP)
-		return reply(answerPayload{Admitted: &admission{RaftID: id, DoormanID: self}, Signal: s})
+		return reply(r.signAnswer(answerPayload{Admitted: &admission{RaftID: id, DoormanID: self}, Signal: s, Session: kp.Session}))
 	})
 	if err != nil {
-		_ = reply(answerPayload{Refused: "doorman could not open a connection", Retry: true})
+		_ = reply(answerPayload{Refused: "doorman could not open a connection", Retry: true, Session: kp.Session})
 		return
 	}
 	var challenge *admissionChannel
@@ -179,7 +202,7 @@ func (r *Room) admit(claim *signal.Client, msg signal.Message) {
 		if challenge, err = newAdmissionChannel(p.conn); err != nil {
 			r.log.Warn("room: admission", "participant", kp.Knock.Participant, "err", err)
 			p.close()
-			_ = reply(answerPayload{Refused: "doorman could not open a connection", Retry: true})
+			_ = reply(answerPayload{Refused: "doorman could not open a connection", Retry: true, Session: kp.Session})
 			return
 		}
 	}

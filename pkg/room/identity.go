@@ -19,13 +19,18 @@ import (
 // Identities. Every member holds an Ed25519 key pair (Options.Identity, or
 // one made for the Room) and its public key is registered with its
 // membership in the replicated member table, so every member knows every
-// other member's key at each point of the log. The key signs three things:
+// other member's key at each point of the log. The key signs four things:
 //
 //   - the knock: the DTLS fingerprints of the offer it carries, bound to the
 //     room and the participant id. The doorman admits only a knock whose
 //     signature matches its key, so nobody registers another's key, and a
 //     signalling server that swaps the offer must swap the key too, which
 //     the newcomer notices once it has caught up (checkOwnKey).
+//   - the doorman's answer admitting a newcomer: the knock's session, both
+//     raft ids and the answer's DTLS fingerprints. The newcomer checks it
+//     against the doorman's registered key once it has caught up
+//     (checkAnswer), so a signalling server that answers in the doorman's
+//     place is found out.
 //   - every signal relayed between members over the mesh (offers, answers,
 //     ICE restarts): the DTLS fingerprints of its SDP, bound to the room,
 //     both raft ids and the connection's session. The relaying member and
@@ -181,6 +186,47 @@ func (r *Room) awaitMemberKey(id uint64, wait time.Duration) ed25519.PublicKey {
 			return nil
 		case <-r.stop:
 			return nil
+		}
+	}
+}
+
+// answerMessage is what an admission's Proof signs: the room, the knock's
+// session, both raft ids and the DTLS fingerprints of the doorman's answer.
+func answerMessage(roomID string, ans answerPayload) []byte {
+	return signedMessage("rooms answer v1", []byte(roomID), []byte(ans.Session), u64(ans.Admitted.RaftID),
+		u64(ans.Admitted.DoormanID), []byte(sdpFingerprints(ans.Signal.SDP)))
+}
+
+// signAnswer returns an admission signed by this member, the doorman.
+func (r *Room) signAnswer(ans answerPayload) answerPayload {
+	ans.Proof = ed25519.Sign(r.identity, answerMessage(r.roomID, ans))
+	return ans
+}
+
+// checkAnswer makes sure the admission this member got was signed with the
+// key the room registered for its doorman, waiting up to wait for this
+// member to learn it (a member let in again may still hold the table of
+// its old epoch). Otherwise someone (the signalling server, without a
+// password) answered in the doorman's place and sits in the middle of the
+// first connection.
+func (r *Room) checkAnswer(ans answerPayload, wait time.Duration) error {
+	doorman := ans.Admitted.DoormanID
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		key, changed := r.sm.memberKey(doorman)
+		if key != nil && ed25519.Verify(key, answerMessage(r.roomID, ans), ans.Proof) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			if key == nil {
+				return fmt.Errorf("%w: the doorman (member %d) has no registered key", ErrBadMessage, doorman)
+			}
+			return fmt.Errorf("%w: the doorman's answer is not signed with its registered key %s: someone answered in its place", ErrBadMessage, keyFingerprint(key))
+		case <-r.stop:
+			return ErrClosed
 		}
 	}
 }

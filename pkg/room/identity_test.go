@@ -484,3 +484,52 @@ func TestRelayRefusesBadlySignedSignal(t *testing.T) {
 		t.Fatalf("the doorman blamed member %s, want the sender %s", peer, raftIDOf(b))
 	}
 }
+
+// A newcomer takes only an answer to its own knock: an old sealed answer
+// replayed by the signalling server names another session.
+func TestAnswerBelongsToTheKnock(t *testing.T) {
+	admitted := answerPayload{Admitted: &admission{RaftID: 2, DoormanID: 1}, Session: "s1"}
+	for _, c := range []struct {
+		name    string
+		ans     answerPayload
+		session string
+		want    bool
+	}{
+		{"this knock's admission", admitted, "s1", true},
+		{"another knock's admission", admitted, "s2", false},
+		{"an admission without a session", answerPayload{Admitted: admitted.Admitted}, "s1", false},
+		{"another knock's refusal", answerPayload{Refused: "no", Session: "s2"}, "s1", false},
+		{"a refusal of an unreadable knock", answerPayload{Refused: "wrong password"}, "s1", true},
+	} {
+		if got := answersKnock(c.ans, c.session); got != c.want {
+			t.Errorf("%s: answersKnock = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// A newcomer checks the doorman's signature on its admission against the
+// key the room registered for the doorman: an answer made by anyone else
+// (the signalling server answering in the doorman's place) is found out.
+func TestAdmissionSignedByTheDoorman(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "answer", `{"n":0}`)
+	b := joinMember(t, url, "b", "answer")
+	ans := answerPayload{
+		Admitted: &admission{RaftID: b.self.Load(), DoormanID: a.self.Load()},
+		Session:  "0123456789abcdef",
+		Signal:   mesh.Signal{Kind: "answer", SDP: "v=0\r\na=fingerprint:sha-256 AA:BB\r\n"},
+	}
+	if err := b.checkAnswer(a.signAnswer(ans), time.Second); err != nil {
+		t.Fatalf("the doorman's own answer: %v", err)
+	}
+	_, stranger, _ := ed25519.GenerateKey(nil)
+	forged := ans
+	forged.Proof = ed25519.Sign(stranger, answerMessage("answer", ans))
+	tampered := a.signAnswer(ans)
+	tampered.Signal.SDP = "v=0\r\na=fingerprint:sha-256 CC:DD\r\n"
+	for name, bad := range map[string]answerPayload{"unsigned": ans, "signed by a stranger": forged, "another offer": tampered} {
+		if err := b.checkAnswer(bad, 50*time.Millisecond); !errors.Is(err, ErrBadMessage) {
+			t.Errorf("%s: %v, want ErrBadMessage", name, err)
+		}
+	}
+}

@@ -228,7 +228,9 @@ func TestCreateExistingRoomFails(t *testing.T) {
 }
 
 func TestJoinMissingRoomFails(t *testing.T) {
-	url := startSignal(t)
+	// The server answers a knock on an id nobody holds with EXPIRE after
+	// ExpireTimeout (5 s by default, as npm peer).
+	url := signaltest.Start(t, server.Config{ExpireTimeout: 200 * time.Millisecond})
 	_, err := Join(ctxT(t), "b", "nowhere", testOptions(url, newRecorder()))
 	if !errors.Is(err, ErrRoomNotFound) {
 		t.Fatalf("err = %v, want ErrRoomNotFound", err)

@@ -50,6 +50,12 @@ type answerPayload struct {
 	// doorman is stepping down, for one): knock again shortly.
 	Retry  bool        `json:"retry,omitempty"`
 	Signal mesh.Signal `json:"signal"`
+	// Session is the knock's session: a newcomer takes no answer to
+	// another knock (an old sealed answer, replayed).
+	Session string `json:"session,omitempty"`
+	// Proof is the doorman's signature of an admission (identity.go),
+	// which the newcomer checks once it knows the doorman's key.
+	Proof []byte `json:"proof,omitempty"`
 }
 
 type admission struct {
