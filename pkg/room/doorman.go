@@ -420,4 +420,5 @@ func (r *Room) reconcile() {
 	r.removeUnreachable(now)
 	r.watchQuorum(now)
 	r.ensureClaim()
+	r.shareChain()
 }

@@ -104,6 +104,9 @@ func TestHostileFramesCutTheAttackerOff(t *testing.T) {
 		{"bad ephemeral", "bad ephemeral frame", func(_, _ uint64) (mesh.FrameType, []byte) {
 			return frameEphemeral, []byte(`[1,2`)
 		}},
+		{"bad chain", "bad chain frame", func(_, _ uint64) (mesh.FrameType, []byte) {
+			return frameChain, []byte("short")
+		}},
 		{"unknown type", "unknown frame type", func(_, _ uint64) (mesh.FrameType, []byte) {
 			return mesh.FrameType(0x7e), []byte("hello")
 		}},

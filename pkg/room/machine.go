@@ -37,6 +37,8 @@ type machine struct {
 	// names their participant ids.
 	keys  map[uint64]ed25519.PublicKey
 	names map[uint64]string
+	// chain is the running digest of applied entries (fork.go).
+	chain chain
 	// sigs remembers signatures already found good (sigcache.go).
 	sigs *sigCache
 	// keysChanged is closed (and replaced) whenever keys change.
@@ -92,11 +94,40 @@ func (m *machine) participant(proposer string) string {
 	return m.names[id]
 }
 
-func (m *machine) Apply(index uint64, data []byte) any { return m.app.Apply(index, data) }
+// Apply applies a change and extends the chain of applied entries
+// (fork.go) with it, whatever the change's outcome.
+func (m *machine) Apply(index uint64, data []byte) any {
+	m.mu.Lock()
+	m.chain.extend(index, data)
+	m.mu.Unlock()
+	return m.app.Apply(index, data)
+}
+
+// chainHead returns where this member's chain of applied entries stands.
+func (m *machine) chainHead() chainMark {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.chain.head
+}
+
+// chainAt returns the chain's digest up to index, if still remembered.
+func (m *machine) chainAt(index uint64) ([32]byte, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.chain.at(index)
+}
+
+// snapshotHeader is the JSON head of a room snapshot: the room's meta and
+// where the chain of applied entries stands.
+type snapshotHeader struct {
+	roomMeta
+	ChainIndex  uint64 `json:"chainIndex,omitempty"`
+	ChainDigest []byte `json:"chainDigest,omitempty"`
+}
 
 func (m *machine) Snapshot() ([]byte, error) {
 	m.mu.RLock()
-	meta, err := json.Marshal(m.meta)
+	meta, err := json.Marshal(snapshotHeader{roomMeta: m.meta, ChainIndex: m.chain.head.index, ChainDigest: m.chain.head.digest[:]})
 	m.mu.RUnlock()
 	if err != nil {
 		return nil, err
@@ -117,15 +148,20 @@ func (m *machine) Restore(snapshot []byte) error {
 	if uint64(n) > uint64(len(snapshot)-4) {
 		return fmt.Errorf("room snapshot: meta length %d beyond end", n)
 	}
-	var meta roomMeta
-	if err := json.Unmarshal(snapshot[4:4+n], &meta); err != nil {
+	var head snapshotHeader
+	if err := json.Unmarshal(snapshot[4:4+n], &head); err != nil {
 		return fmt.Errorf("room snapshot: %w", err)
+	}
+	mark := chainMark{index: head.ChainIndex}
+	if copy(mark.digest[:], head.ChainDigest) != len(mark.digest) && head.ChainIndex != 0 {
+		return fmt.Errorf("room snapshot: chain digest of %d bytes", len(head.ChainDigest))
 	}
 	if err := m.app.Restore(snapshot[4+n:]); err != nil {
 		return err
 	}
 	m.mu.Lock()
-	m.meta = meta
+	m.meta = head.roomMeta
+	m.chain.reset(mark)
 	m.mu.Unlock()
 	return nil
 }

@@ -131,6 +131,8 @@ func (r *Room) onFrame(p *peer, f mesh.Frame) {
 	switch f.Type {
 	case frameRaft:
 		r.onRaftFrame(from, f.Payload)
+	case frameChain:
+		r.onChainFrame(from, f.Payload)
 	case frameRelay:
 		var rf relayFrame
 		if err := json.Unmarshal(f.Payload, &rf); err != nil {

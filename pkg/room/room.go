@@ -55,6 +55,7 @@ type Room struct {
 	knocking  map[string]bool // participants being admitted
 	dialing   map[uint64]bool // members being dialled
 	strikes   map[uint64]int  // bad frames received, per member
+	forks     map[uint64]bool // members whose chain was found to differ (fork.go)
 	closed    bool
 	proposals chan *proposal // to the proposer goroutine (proposer.go)
 	stop      chan struct{}
@@ -76,7 +77,7 @@ func newRoom(participant, roomID string, opts Options, app *state.Machine, meta 
 		log:      opts.Logger.With("room", roomID, "participant", participant),
 		app:      app, sm: newMachine(meta, app), identity: newIdentity(opts.Identity),
 		peers: map[uint64]*peer{}, members: map[uint64]memberInfo{}, voters: map[uint64]bool{},
-		missing: map[uint64]time.Time{}, knocking: map[string]bool{}, dialing: map[uint64]bool{}, strikes: map[uint64]int{},
+		missing: map[uint64]time.Time{}, knocking: map[string]bool{}, dialing: map[uint64]bool{}, strikes: map[uint64]int{}, forks: map[uint64]bool{},
 		stop: make(chan struct{}),
 	}
 	for name, reducer := range opts.Reducers {

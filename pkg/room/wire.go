@@ -18,6 +18,7 @@ const (
 	frameRaft      mesh.FrameType = mesh.TypeUserMin + iota // a raft message (protobuf)
 	frameRelay                                              // signalling relayed over the mesh (JSON relayFrame)
 	frameEphemeral                                          // an app message outside the log (JSON ephemeralFrame)
+	frameChain                                              // where the sender's chain of applied entries stands (fork.go)
 )
 
 // Knock is what a newcomer tells the doorman about itself. Admit hooks see it.
