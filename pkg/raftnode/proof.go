@@ -196,9 +196,10 @@ func (c *Core) ownProof(term uint64) bool {
 	return true
 }
 
-// checkProof admits m only if its claims about who leads hold; it may
-// rewrite m's context back to what raft sent. A nil error with nothing to
-// step is not possible: m is either refused or to be stepped.
+// checkProof admits m only if its claims about who leads hold, and
+// rewrites m's context back to what raft sent. On an error m must not be
+// stepped: it was refused, or handled here (errReasserted,
+// errProofRequested).
 func (c *Core) checkProof(m *pb.Message) error {
 	p := c.proofs
 	if p == nil {
