@@ -104,9 +104,10 @@ type Status struct {
 	NextID  uint64   // the next raft id never used in this room
 	Removed bool     // this member has been removed from the room
 	// RefusedLeader claimed to lead the room, but its proof of election
-	// did not hold here (see Signer), and no leader was proven since. A
-	// member that missed a change of voters can be stuck like this: it
-	// must be let in again (as a newcomer).
+	// did not hold here (see Signer), and this member has heard from no
+	// proven leader for an election timeout since. A member that missed a
+	// change of voters is stuck like this: it must be let in again (as a
+	// newcomer). Zero otherwise, and always on the leader.
 	RefusedLeader uint64
 	Progress      map[uint64]uint64
 }
@@ -371,9 +372,7 @@ func (c *Core) Status() Status {
 		ID: c.cfg.ID, Leader: st.Lead, Term: st.GetTerm(), Role: st.RaftState,
 		Commit: st.GetCommit(), Applied: c.applied, NextID: c.members.NextID, Removed: c.removed,
 	}
-	if c.proofs != nil {
-		s.RefusedLeader = c.proofs.refusedLeader
-	}
+	s.RefusedLeader = c.stuckRefusing()
 	for _, m := range c.members.Members {
 		s.Members = append(s.Members, *m)
 	}

@@ -76,6 +76,9 @@ type proofs struct {
 	// refusedLeader's claim to lead refusedTerm was refused, since this
 	// member last followed a proven leader.
 	refusedTerm, refusedLeader uint64
+	// heardAt is the tick of the last message this member took from the
+	// proven leader.
+	heardAt uint64
 
 	// requests ask leaders for a proof this member does not have: one
 	// that restarted, for instance, after the leader saw it accept one.
@@ -286,6 +289,7 @@ func (c *Core) checkLeaderMessage(m *pb.Message, term uint64) error {
 	if err := c.proveLeader(m.GetTerm(), m.GetFrom(), proof); err != nil {
 		return fmt.Errorf("%s from %d in term %d: not following it: %w", m.GetType(), m.GetFrom(), m.GetTerm(), err)
 	}
+	c.proofs.heardAt = c.ticks
 	if m.GetType() == pb.MessageType_MsgTimeoutNow {
 		if !c.proofs.signer.Verify(m.GetFrom(), handoverStatement(m.GetTerm(), c.cfg.ID), inner) {
 			return fmt.Errorf("%w: handover from %d in term %d: bad signature", ErrRejectedMessage, m.GetFrom(), m.GetTerm())
@@ -324,6 +328,19 @@ func (c *Core) proveLeader(term, leader uint64, proof []byte) error {
 	p.provenTerm, p.provenLeader, p.handover = term, leader, nil
 	p.refusedTerm, p.refusedLeader = 0, 0
 	return nil
+}
+
+// stuckRefusing returns the leader whose claim this member refused, if it
+// hears from no proven leader either: a member that cannot check the
+// leader's proof. A member that goes on hearing from its leader while
+// refusing someone's claim (an impostor's) is not stuck, nor is a leader.
+func (c *Core) stuckRefusing() uint64 {
+	p := c.proofs
+	if p == nil || p.refusedLeader == 0 || c.rn.BasicStatus().RaftState == raft.StateLeader ||
+		c.ticks-p.heardAt <= uint64(c.cfg.ElectionTicks) {
+		return 0
+	}
+	return p.refusedLeader
 }
 
 // noteRefused remembers a refused leader claim for Status and logs the

@@ -99,9 +99,18 @@ func TestProofImpostorIsNotFollowed(t *testing.T) {
 		if err == nil || errors.Is(err, ErrRejectedMessage) != claim.strike {
 			t.Errorf("%s: err %v, want a refusal (strike: %v)", claim.name, err, claim.strike)
 		}
-		if st := c.Status(); st.Term == term || st.Leader == 2 || st.RefusedLeader != 2 {
-			t.Fatalf("%s: member 1 followed the impostor, or forgot it refused it: %+v", claim.name, st)
+		if st := c.Status(); st.Term == term || st.Leader == 2 {
+			t.Fatalf("%s: member 1 followed the impostor: %+v", claim.name, st)
 		}
+	}
+	// Hearing from no leader for an election timeout since, member 1
+	// reports that it is stuck refusing 2.
+	for range DefaultElectionTicks + 1 {
+		c.Tick()
+		process(t, c)
+	}
+	if st := c.Status(); st.RefusedLeader != 2 {
+		t.Fatalf("member 1 does not report refusing 2: %+v", st)
 	}
 	var asked []*pb.Message
 	if err := c.Step(heartbeat(2, term, leaderContext(nil))); err == nil {
@@ -186,6 +195,27 @@ func TestProofForgedVoteIsNotCounted(t *testing.T) {
 		if err != nil || len(votes) != 2 || !bytes.Equal(votes[2], testSignature(2, voteStatement(term, 1))) {
 			t.Fatalf("proof sent to %d: %v %v, want the votes of 1 and 2", m.GetTo(), votes, err)
 		}
+	}
+}
+
+// A member that goes on hearing from its leader is not stuck because it
+// refuses an impostor's claim.
+func TestProofRefusingAnImpostorIsNotStuck(t *testing.T) {
+	c := signedCore(t, false)
+	term := c.Status().Term + 1
+	if err := step(t, c, heartbeat(3, term, leaderContext(proofOf(term, 3, 2, 3)))); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 * DefaultElectionTicks {
+		_ = step(t, c, heartbeat(2, term+5, leaderContext(proofOf(term+5, 2, 2))))
+		if err := step(t, c, heartbeat(3, term, leaderContext(nil))); err != nil {
+			t.Fatal(err)
+		}
+		c.Tick()
+		process(t, c)
+	}
+	if st := c.Status(); st.RefusedLeader != 0 || st.Leader != 3 {
+		t.Fatalf("following 3 while refusing 2: %+v, want no refused leader reported", st)
 	}
 }
 

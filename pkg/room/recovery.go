@@ -45,8 +45,9 @@ func (r *Room) watchQuorum(now time.Time) {
 	}
 	r.mu.Lock()
 	// A learner never campaigns, so it goes on naming a vanished leader:
-	// a leader this member cannot reach counts as none.
-	leaderless := r.leader == 0 || (r.leader != r.self.Load() && !r.connectedLocked(r.leader))
+	// a leader this member cannot reach counts as none, and so does one it
+	// no longer hears from while it refuses another's claim.
+	leaderless := refusing || r.leader == 0 || (r.leader != r.self.Load() && !r.connectedLocked(r.leader))
 	switch {
 	case !leaderless:
 		r.leaderlessSince = time.Time{}
