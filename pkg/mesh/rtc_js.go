@@ -3,6 +3,7 @@
 package mesh
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -82,7 +83,7 @@ func (p *jsPeer) createDataChannel(opts channelOptions) (_ dataChannel, err erro
 	// Firefox delivers Blobs by default, whose reading is asynchronous and
 	// could reorder messages.
 	dc.Set("binaryType", "arraybuffer")
-	ch := &jsChannel{dc: dc, name: opts.label, events: newJSEvents(dc)}
+	ch := newJSChannel(dc, opts.label)
 	p.mu.Lock()
 	p.channels = append(p.channels, ch)
 	p.mu.Unlock()
@@ -235,22 +236,93 @@ func (p *jsPeer) await(start func() js.Value) (_ js.Value, err error) {
 
 // jsChannel is a dataChannel over an RTCDataChannel set to deliver
 // ArrayBuffers.
+//
+// Every message crosses syscall/js, where each property name is decoded
+// again and each object handed to Go gets a finalizer: on the path of every
+// update, several times per message. So the per-message calls go through
+// functions bound once, called with Invoke (no name to decode), and a
+// message is sent from a scratch buffer the channel keeps (no ArrayBuffer
+// to allocate and collect per message).
 type jsChannel struct {
 	dc     js.Value
 	name   string
 	events *jsEvents
+
+	sendFn     js.Value // dc.send bound to dc
+	bufferedFn js.Value // bufferedFn(dc) reads dc.bufferedAmount
+
+	mu       sync.Mutex // guards the scratch buffer between copy and send
+	scratch  js.Value   // Uint8Array of maxMessage bytes
+	prefixOf js.Value   // prefixOf(0, n) is a view of scratch's first n bytes
+	recv     []byte     // scratch for received messages, used inside the message event only
+}
+
+// maxMessage is the largest message the scratch buffers hold; the mesh
+// never sends a larger one (MaxMessageSize), and larger ones still work.
+const maxMessage = MaxMessageSize
+
+// JS constructors and accessors, looked up once.
+var (
+	jsUint8Array  = js.Global().Get("Uint8Array")
+	jsArrayBuffer = js.Global().Get("ArrayBuffer")
+	// jsBufferedAmount is the property's name as a JS string, for the
+	// getter that falls back to Reflect.get.
+	jsBufferedAmount = js.ValueOf("bufferedAmount")
+)
+
+func newJSChannel(dc js.Value, name string) *jsChannel {
+	scratch := jsUint8Array.New(maxMessage)
+	return &jsChannel{
+		dc: dc, name: name, events: newJSEvents(dc),
+		sendFn:     bindMethod(dc, "send"),
+		bufferedFn: boundGetter(dc, "bufferedAmount"),
+		scratch:    scratch,
+		prefixOf:   bindMethod(scratch, "subarray"),
+		recv:       make([]byte, maxMessage),
+	}
+}
+
+// bindMethod returns obj[name] bound to obj: callable with Invoke.
+func bindMethod(obj js.Value, name string) js.Value {
+	return obj.Get(name).Call("bind", obj)
+}
+
+// boundGetter returns a function f such that f(o) reads property name of
+// an object o like obj: the accessor's getter from obj's prototype chain,
+// bound as getter.call. When the property is no accessor it returns
+// Reflect.get, which needs the name as second argument.
+func boundGetter(obj js.Value, name string) js.Value {
+	for proto := obj; !proto.IsNull() && !proto.IsUndefined(); proto = js.Global().Get("Object").Call("getPrototypeOf", proto) {
+		desc := js.Global().Get("Object").Call("getOwnPropertyDescriptor", proto, name)
+		if desc.IsUndefined() {
+			continue
+		}
+		if get := desc.Get("get"); get.Type() == js.TypeFunction {
+			return get.Get("call").Call("bind", get)
+		}
+		break
+	}
+	return js.Global().Get("Reflect").Get("get")
 }
 
 func (c *jsChannel) send(msg []byte) (err error) {
 	defer catchJS(&err)
-	buf := js.Global().Get("Uint8Array").New(len(msg))
-	js.CopyBytesToJS(buf, msg)
-	c.dc.Call("send", buf)
+	if len(msg) > maxMessage {
+		buf := jsUint8Array.New(len(msg))
+		js.CopyBytesToJS(buf, msg)
+		c.sendFn.Invoke(buf)
+		return nil
+	}
+	// send copies the bytes at once, so the scratch is free again after it.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	js.CopyBytesToJS(c.scratch, msg)
+	c.sendFn.Invoke(c.prefixOf.Invoke(0, len(msg)))
 	return nil
 }
 
 func (c *jsChannel) bufferedAmount() uint64 {
-	return uint64(c.dc.Get("bufferedAmount").Float())
+	return uint64(c.bufferedFn.Invoke(c.dc, jsBufferedAmount).Float())
 }
 
 func (c *jsChannel) setBufferedAmountLowThreshold(n uint64) {
@@ -273,21 +345,26 @@ func (c *jsChannel) onClose(f func()) {
 // it to f in order from the channel's goroutine.
 func (c *jsChannel) onMessage(f func([]byte)) {
 	c.events.listen("message", func(e js.Value) func() {
-		msg := messageBytes(e.Get("data"))
+		msg := c.messageBytes(e.Get("data"))
 		return func() { f(msg) }
 	})
 }
 
 // messageBytes copies a message's data. Text messages (no peer of ours
-// sends them) are passed as their bytes and rejected by the decoder.
-func messageBytes(data js.Value) []byte {
+// sends them) are passed as their bytes and rejected by the decoder. The
+// copy goes through the channel's scratch, which spares asking JS for the
+// length; JS callbacks never run concurrently, so the scratch is free.
+func (c *jsChannel) messageBytes(data js.Value) []byte {
 	if data.Type() == js.TypeString {
 		return []byte(data.String())
 	}
-	if !data.InstanceOf(js.Global().Get("ArrayBuffer")) {
+	if !data.InstanceOf(jsArrayBuffer) {
 		return nil
 	}
-	view := js.Global().Get("Uint8Array").New(data)
+	view := jsUint8Array.New(data)
+	if n := js.CopyBytesToGo(c.recv, view); n < len(c.recv) {
+		return bytes.Clone(c.recv[:n])
+	}
 	msg := make([]byte, view.Length())
 	js.CopyBytesToGo(msg, view)
 	return msg

@@ -55,17 +55,17 @@ func (c *Conn) Send(t FrameType, payload []byte) error {
 // sendReliable sends a frame of any type on the reliable channel, chunked
 // if need be, waiting for the send buffer to drain as Send does.
 func (c *Conn) sendReliable(t FrameType, payload []byte) error {
-	deadline := time.Now().Add(c.cfg.SendTimeout)
+	deadline := sendDeadline{timeout: c.cfg.SendTimeout}
 	var id uint32
 	if len(payload) > MaxSinglePayload {
-		if err := c.takeSlot(deadline); err != nil {
+		if err := c.takeSlot(deadline.get()); err != nil {
 			return err
 		}
 		defer func() { <-c.bigSlots }()
 		id = c.nextID.Add(1)
 	}
 	return encodeFrame(t, id, payload, func(msg []byte) error {
-		if err := c.waitWritable(deadline); err != nil {
+		if err := c.waitWritable(&deadline); err != nil {
 			return err
 		}
 		return c.rel.send(msg)
@@ -128,12 +128,27 @@ func (c *Conn) takeSlot(deadline time.Time) error {
 	}
 }
 
+// sendDeadline is the deadline of one Send, read from the clock only when
+// the Send first has to wait: in the browser every clock read is a call
+// into JS, and most sends never wait.
+type sendDeadline struct {
+	timeout time.Duration
+	at      time.Time
+}
+
+func (d *sendDeadline) get() time.Time {
+	if d.at.IsZero() {
+		d.at = time.Now().Add(d.timeout)
+	}
+	return d.at
+}
+
 // waitWritable waits until the reliable channel's buffer is at most
 // MaxBufferedAmount. The buffered-amount-low event wakes it; a slow tick
 // re-checks in case an event was coalesced away.
-func (c *Conn) waitWritable(deadline time.Time) error {
+func (c *Conn) waitWritable(deadline *sendDeadline) error {
 	for c.rel.bufferedAmount() > uint64(c.cfg.MaxBufferedAmount) {
-		wait := time.Until(deadline)
+		wait := time.Until(deadline.get())
 		if wait <= 0 {
 			return ErrSendTimeout
 		}
