@@ -137,6 +137,9 @@ type Core struct {
 	readsAtIndex  []pendingRead
 	conf          []*confRequest
 	proofs        *proofs // nil without Config.Signer
+	// acked and notices leave out answers to commit notices (notice.go).
+	acked   ackMark
+	notices int
 }
 
 type pendingRead struct {
@@ -282,6 +285,7 @@ func (c *Core) Step(m *pb.Message) error {
 	if err := c.checkProof(m); err != nil {
 		return err
 	}
+	c.noteCommitNotice(m)
 	return c.stepGuarded(m)
 }
 
@@ -459,6 +463,7 @@ func (c *Core) Process(send func([]*pb.Message)) error {
 			c.resendReads()
 		}
 		msgs, staleSnapshotsTo := c.withoutStaleSnapshots(rd.Messages)
+		msgs = c.withoutNoticeAnswers(msgs)
 		if len(msgs) > 0 {
 			c.sealOutgoing(msgs)
 			send(msgs)
@@ -482,6 +487,7 @@ func (c *Core) Process(send func([]*pb.Message)) error {
 	if requests := c.proofs.takeRequests(); len(requests) > 0 {
 		send(requests)
 	}
+	c.notices = 0
 	c.pumpConfChanges()
 	return nil
 }
