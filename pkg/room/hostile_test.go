@@ -153,14 +153,20 @@ func TestHostileVoteRequestsAreIgnored(t *testing.T) {
 			}))
 		}
 	}
-	// The next change commits in the same term, under the same doorman.
+	goesOnUnderA(t, "the vote requests", before, a, b, c)
+}
+
+// goesOnUnderA checks that after an attack (what) by b the next change
+// commits in the term the room had before it, under the same doorman a.
+func goesOnUnderA(t *testing.T, what string, before RaftStatus, a, b, c *member) {
+	t.Helper()
 	if _, err := c.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
 		t.Fatal(err)
 	}
 	converge(t, `{"n":1}`, a, b, c)
 	for _, m := range []*member{a, c} {
 		if st := m.Raft(); st.Term != before.Term || st.Leader != "a" {
-			t.Errorf("%s after the vote requests: %+v, want term %d under a", m.Self(), st, before.Term)
+			t.Errorf("%s after %s: %+v, want term %d under a", m.Self(), what, st, before.Term)
 		}
 	}
 }
@@ -285,16 +291,7 @@ func TestHostileImpostorLeaderIsNotFollowed(t *testing.T) {
 			sendRaw(t, b, victim, frameRaft, raftWire(t, claim(to)))
 		}
 	}
-	// The room goes on in the same term under the same doorman.
-	if _, err := c.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
-		t.Fatal(err)
-	}
-	converge(t, `{"n":1}`, a, b, c)
-	for _, m := range []*member{a, c} {
-		if st := m.Raft(); st.Term != before.Term || st.Leader != "a" {
-			t.Errorf("%s after the impostor's claims: %+v, want term %d under a", m.Self(), st, before.Term)
-		}
-	}
+	goesOnUnderA(t, "the impostor's claims", before, a, b, c)
 	if !strings.Contains(logs.String(), "not following a leader whose election is not proven") {
 		t.Errorf("c's log does not name the impostor's claim:\n%s", logs.String())
 	}
