@@ -340,14 +340,9 @@ func (w *workload) changeMembership() {
 	w.changing = true
 	done := func(err error) { s.after(0, func() { w.changing = false }) }
 	if w.added < 3 && s.rng.IntN(2) == 0 {
-		id := st.NextID
-		m := &simMember{id: id, storage: NewMemoryStorage(), sponsor: leader.id}
-		s.members[id] = m
-		s.start(m)
 		w.added++
 		s.stats.Added++
-		leader.core.AddLearner(id, []byte("newcomer"), done)
-		s.process(leader)
+		w.admitNewcomer(leader, "newcomer", done)
 		return
 	}
 	if voters <= 3 || len(candidates) == 0 {
@@ -405,13 +400,18 @@ func (w *workload) replace(m *simMember, leader *simMember) {
 	m.gone = true
 	s.stats.Rejoined++
 	w.removeGone(m.id)
-	w.admitNewcomer(leader)
+	w.admitNewcomer(leader, "rejoined", func(err error) {
+		if err != nil {
+			w.retryAdmission()
+		}
+	})
 }
 
-// admitNewcomer has leader add a fresh member it sponsors. When the leader
-// cannot see that through, the newcomer gives up, as in a room, and the
-// next leader admits another.
-func (w *workload) admitNewcomer(leader *simMember) {
+// admitNewcomer has leader add a fresh member it sponsors, and calls done
+// with the outcome. When the leader cannot see that through (it stopped
+// leading), the newcomer gives up, as in a room: it follows only its
+// sponsor.
+func (w *workload) admitNewcomer(leader *simMember, context string, done func(error)) {
 	s := w.s
 	id := leader.core.Status().NextID
 	for s.members[id] != nil {
@@ -420,25 +420,29 @@ func (w *workload) admitNewcomer(leader *simMember) {
 	fresh := &simMember{id: id, storage: NewMemoryStorage(), sponsor: leader.id}
 	s.members[id] = fresh
 	s.start(fresh)
-	leader.core.AddLearner(id, []byte("rejoined"), func(err error) {
-		if err == nil {
-			return
+	leader.core.AddLearner(id, []byte(context), func(err error) {
+		if err != nil {
+			s.after(0, func() {
+				if fresh.core != nil {
+					s.crash(fresh)
+				}
+				fresh.gone = true
+				w.removeGone(id)
+			})
 		}
-		s.after(0, func() {
-			if fresh.core != nil {
-				s.crash(fresh)
-			}
-			fresh.gone = true
-			w.removeGone(id)
-			w.retryAdmission()
-		})
+		done(err)
 	})
 	s.process(leader)
 }
 
+// retryAdmission admits a newcomer in place of one that gave up.
 func (w *workload) retryAdmission() {
 	if leader := w.s.leader(); leader != nil {
-		w.admitNewcomer(leader)
+		w.admitNewcomer(leader, "rejoined", func(err error) {
+			if err != nil {
+				w.retryAdmission()
+			}
+		})
 		return
 	}
 	w.s.after(stuckCheckMs, w.retryAdmission)
