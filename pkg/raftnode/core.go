@@ -282,10 +282,11 @@ func (c *Core) Step(m *pb.Message) error {
 	if err := c.checkMessage(m); err != nil {
 		return err
 	}
-	if err := c.checkProof(m); err != nil {
+	st := c.rn.BasicStatus() // once per message: this is the path of every change
+	if err := c.checkProof(m, st); err != nil {
 		return err
 	}
-	c.noteCommitNotice(m)
+	c.noteCommitNotice(m, st)
 	return c.stepGuarded(m)
 }
 

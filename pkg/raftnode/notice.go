@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
@@ -20,8 +21,8 @@ type ackMark struct{ to, term, index uint64 }
 
 // noteCommitNotice counts m if it is a commit notice: an append without
 // entries that moves this member's commit index.
-func (c *Core) noteCommitNotice(m *pb.Message) {
-	if m.GetType() == pb.MessageType_MsgApp && len(m.GetEntries()) == 0 && m.GetCommit() > c.rn.BasicStatus().GetCommit() {
+func (c *Core) noteCommitNotice(m *pb.Message, st raft.BasicStatus) {
+	if m.GetType() == pb.MessageType_MsgApp && len(m.GetEntries()) == 0 && m.GetCommit() > st.GetCommit() {
 		c.notices++
 	}
 }

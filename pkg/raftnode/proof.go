@@ -173,8 +173,9 @@ func (c *Core) wrapLeaderContext(m *pb.Message) []byte {
 	if c.ownProof(m.GetTerm()) && p.shownTo[m.GetTo()] < m.GetTerm() {
 		proof = p.own
 	}
-	b := binary.AppendUvarint([]byte{proofVersion}, uint64(len(proof)))
-	return slices.Concat(b, proof, inner)
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(proof)+len(inner))
+	b = binary.AppendUvarint(append(b, proofVersion), uint64(len(proof)))
+	return append(append(b, proof...), inner...)
 }
 
 // ownProof makes sure this member holds its proof of leading term, and
@@ -203,12 +204,11 @@ func (c *Core) ownProof(term uint64) bool {
 // rewrites m's context back to what raft sent. On an error m must not be
 // stepped: it was refused, or handled here (errReasserted,
 // errProofRequested).
-func (c *Core) checkProof(m *pb.Message) error {
+func (c *Core) checkProof(m *pb.Message, st raft.BasicStatus) error {
 	p := c.proofs
 	if p == nil {
 		return nil
 	}
-	st := c.rn.BasicStatus()
 	term := st.GetTerm()
 	switch t := m.GetType(); {
 	case isLeaderMessage(t):

@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-
-	"github.com/rooms-dev/rooms/pkg/mesh"
 )
 
 // Fork detection. Signed elections keep anyone but an elected doorman from
@@ -70,8 +68,8 @@ func (c *chain) reset(head chainMark) {
 	}
 }
 
-// shareChain tells every connected member where this member's chain
-// stands. It runs in reconcile.
+// shareChain tells every member it is connected to where this member's
+// chain stands. It runs in reconcile.
 func (r *Room) shareChain() {
 	head := r.sm.chainHead()
 	if head.index == 0 {
@@ -80,15 +78,7 @@ func (r *Room) shareChain() {
 	frame := binary.BigEndian.AppendUint64(nil, r.sm.roomMeta().Epoch)
 	frame = binary.BigEndian.AppendUint64(frame, head.index)
 	frame = append(frame, head.digest[:]...)
-	r.mu.Lock()
-	conns := make([]*mesh.Conn, 0, len(r.peers))
-	for id, p := range r.peers {
-		if id != 0 && p.conn.State() == mesh.StateConnected {
-			conns = append(conns, p.conn)
-		}
-	}
-	r.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range r.Connections() {
 		_ = c.Send(frameChain, frame)
 	}
 }

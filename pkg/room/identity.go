@@ -169,10 +169,17 @@ func (r *Room) checkSignal(rf relayFrame, wait time.Duration) error {
 // awaitMemberKey returns member id's registered key, waiting up to wait for
 // it to be applied; nil if it never is.
 func (r *Room) awaitMemberKey(id uint64, wait time.Duration) ed25519.PublicKey {
+	return r.awaitMemberKeyThat(id, wait, func(key ed25519.PublicKey) bool { return key != nil })
+}
+
+// awaitMemberKeyThat returns member id's registered key once accept takes
+// it, waiting up to wait for the member table to change; otherwise the key
+// registered at the end (nil if none).
+func (r *Room) awaitMemberKeyThat(id uint64, wait time.Duration, accept func(ed25519.PublicKey) bool) ed25519.PublicKey {
 	var deadline <-chan time.Time
 	for {
 		key, changed := r.sm.memberKey(id)
-		if key != nil || wait <= 0 {
+		if accept(key) || wait <= 0 {
 			return key
 		}
 		if deadline == nil {
@@ -183,9 +190,9 @@ func (r *Room) awaitMemberKey(id uint64, wait time.Duration) ed25519.PublicKey {
 		select {
 		case <-changed:
 		case <-deadline:
-			return nil
+			return key
 		case <-r.stop:
-			return nil
+			return key
 		}
 	}
 }
@@ -211,24 +218,19 @@ func (r *Room) signAnswer(ans answerPayload) answerPayload {
 // first connection.
 func (r *Room) checkAnswer(ans answerPayload, wait time.Duration) error {
 	doorman := ans.Admitted.DoormanID
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	for {
-		key, changed := r.sm.memberKey(doorman)
-		if key != nil && ed25519.Verify(key, answerMessage(r.roomID, ans), ans.Proof) {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			if key == nil {
-				return fmt.Errorf("%w: the doorman (member %d) has no registered key", ErrBadMessage, doorman)
-			}
-			return fmt.Errorf("%w: the doorman's answer is not signed with its registered key %s: someone answered in its place", ErrBadMessage, keyFingerprint(key))
-		case <-r.stop:
-			return ErrClosed
-		}
+	signed := func(key ed25519.PublicKey) bool {
+		return key != nil && ed25519.Verify(key, answerMessage(r.roomID, ans), ans.Proof)
 	}
+	key := r.awaitMemberKeyThat(doorman, wait, signed)
+	switch {
+	case signed(key):
+		return nil
+	case r.isClosed():
+		return ErrClosed
+	case key == nil:
+		return fmt.Errorf("%w: the doorman (member %d) has no registered key", ErrBadMessage, doorman)
+	}
+	return fmt.Errorf("%w: the doorman's answer is not signed with its registered key %s: someone answered in its place", ErrBadMessage, keyFingerprint(key))
 }
 
 // checkOwnKey makes sure the member table registers this member with its
