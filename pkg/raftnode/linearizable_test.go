@@ -387,24 +387,20 @@ func (w *workload) rejoinStuck() {
 		case m.stuckSince == 0:
 			m.stuckSince = s.now
 		case s.now-m.stuckSince >= stuckMs:
-			w.replace(m, leader)
+			w.replace(m)
 		}
 	}
 }
 
 // replace shuts m down for good, has it removed, and adds a newcomer in
-// its place, sponsored by leader.
-func (w *workload) replace(m *simMember, leader *simMember) {
+// its place.
+func (w *workload) replace(m *simMember) {
 	s := w.s
 	s.crash(m)
 	m.gone = true
 	s.stats.Rejoined++
 	w.removeGone(m.id)
-	w.admitNewcomer(leader, "rejoined", func(err error) {
-		if err != nil {
-			w.retryAdmission()
-		}
-	})
+	w.admitReplacement()
 }
 
 // admitNewcomer has leader add a fresh member it sponsors, and calls done
@@ -435,17 +431,18 @@ func (w *workload) admitNewcomer(leader *simMember, context string, done func(er
 	s.process(leader)
 }
 
-// retryAdmission admits a newcomer in place of one that gave up.
-func (w *workload) retryAdmission() {
+// admitReplacement has whoever leads admit a newcomer in place of a member
+// that is gone, until one gets in.
+func (w *workload) admitReplacement() {
 	if leader := w.s.leader(); leader != nil {
 		w.admitNewcomer(leader, "rejoined", func(err error) {
 			if err != nil {
-				w.retryAdmission()
+				w.admitReplacement()
 			}
 		})
 		return
 	}
-	w.s.after(stuckCheckMs, w.retryAdmission)
+	w.s.after(stuckCheckMs, w.admitReplacement)
 }
 
 // removeGone removes member id through whoever leads, until it is removed.

@@ -87,15 +87,7 @@ func TestChainAgreesInAHealthyRoom(t *testing.T) {
 	url := startSignal(t)
 	a := createMember(t, url, "a", "agree", `{"n":0}`)
 	agrees := &logWatch{text: "room: chain agrees", hits: make(chan slog.Record, 64)}
-	rec := newRecorder()
-	opts := testOptions(url, rec)
-	opts.Logger = slog.New(agrees)
-	br, err := Join(ctxT(t), "b", "agree", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { br.shutdown(nil) })
-	b := &member{br, rec}
+	b := joinLogged(t, url, "b", "agree", slog.New(agrees))
 	c := joinMember(t, url, "c", "agree")
 	for i := 1; i <= 5; i++ {
 		if _, err := c.Update(ctxT(t), patch(t, fmt.Sprintf(`[{"op":"replace","path":"/n","value":%d}]`, i))); err != nil {

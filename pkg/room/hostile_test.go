@@ -261,15 +261,7 @@ func TestHostileImpostorLeaderIsNotFollowed(t *testing.T) {
 	a := createMember(t, url, "a", "impostor", `{"n":0}`)
 	b := joinMember(t, url, "b", "impostor") // the impostor
 	logs := &testenv.LogBuffer{}
-	rec := newRecorder()
-	opts := testOptions(url, rec)
-	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cr, err := Join(ctxT(t), "c", "impostor", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cr.shutdown(nil) })
-	c := &member{cr, rec}
+	c := joinLogged(t, url, "c", "impostor", slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	converge(t, `{"n":0}`, a, b, c)
 	awaitVoters(t, a.Room, 3)
 	before := a.Raft()

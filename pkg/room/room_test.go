@@ -106,10 +106,21 @@ func createMember(t testing.TB, url, name, roomID string, initial string) *membe
 
 func joinMember(t testing.TB, url, name, roomID string) *member {
 	t.Helper()
+	return joinLogged(t, url, name, roomID, nil)
+}
+
+// joinLogged is joinMember with the member logging to logger (nil: the
+// tests' default).
+func joinLogged(t testing.TB, url, name, roomID string, logger *slog.Logger) *member {
+	t.Helper()
 	rec := newRecorder()
+	opts := testOptions(url, rec)
+	if logger != nil {
+		opts.Logger = logger
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	r, err := Join(ctx, name, roomID, testOptions(url, rec))
+	r, err := Join(ctx, name, roomID, opts)
 	if err != nil {
 		t.Fatalf("join %s as %s: %v", roomID, name, err)
 	}
