@@ -400,7 +400,9 @@ const scenarios = {
 // "BENCH {...}": page load to Rooms usable, join time, update latency to
 // all of 5 pages (p50/p99) and to the doorman's page alone (p50: the
 // commit; the rest is the followers learning of it and applying), and
-// updates/s with every page updating.
+// updates/s with every page updating; and this machine's floor: the same
+// round in plain JavaScript between the same pages (pages/floor.js), whose
+// p50 beside updateP50Ms tells the library's cost from the machine's speed.
 scenarios.bench = async function bench() {
   const pages = await Promise.all([0, 1, 2, 3, 4].map(() => open()))
   // Page load to Rooms usable: from navigation start to the Go runtime
@@ -469,11 +471,32 @@ scenarios.bench = async function bench() {
     for (let i = 0; i < n; i++) await window.T.room.update([{ op: "add", path: `/by/${window.T.room.self}`, value: i }])
   }, perPage)))
   const rate = (5 * perPage) / ((Date.now() - start) / 1000)
+  const floor = await floorRounds(pages)
   console.log('BENCH ' + JSON.stringify({
     loadMs, createMs: created, joinMs: joins.reduce((a, b) => a + b, 0) / joins.length,
     updateP50Ms: pct(0.5), updateP99Ms: pct(0.99), doormanP50Ms: doorman[doorman.length >> 1],
-    updatesPerSec: rate, pingRttP50Ms: pings[pings.length >> 1],
+    updatesPerSec: rate, pingRttP50Ms: pings[pings.length >> 1], floorP50Ms: floor[floor.length >> 1],
   }))
+
+  // floorRounds times 60 rounds (the first 10 warm up) of floor.js over
+  // fresh peer connections between every pair of pages, the driver
+  // relaying their SDP; a round's latency is until all five applied it.
+  async function floorRounds(pages) {
+    await Promise.all(pages.map(p => p.addScriptTag({ url: `${base}/pages/floor.js` })))
+    for (let i = 0; i < pages.length; i++) {
+      for (let j = i + 1; j < pages.length; j++) {
+        const offer = await pages[i].evaluate(j => window.Floor.offer(j), j)
+        const answer = await pages[j].evaluate(([i, sdp]) => window.Floor.answer(i, sdp), [i, offer])
+        await pages[i].evaluate(([j, sdp]) => window.Floor.finish(j, sdp), [j, answer])
+      }
+    }
+    await Promise.all(pages.map(p => p.evaluate(() => window.Floor.allOpen())))
+    const started = await pages[0].evaluate(rounds => window.Floor.run(rounds), 60)
+    const applied = await Promise.all(pages.map(p => p.evaluate(() => window.Floor.applied())))
+    const latencies = []
+    for (let seq = 11; seq <= 60; seq++) latencies.push(Math.max(...applied.map(a => a[seq])) - started[seq])
+    return latencies.sort((a, b) => a - b)
+  }
 }
 
 const run = scenarios[scenario]

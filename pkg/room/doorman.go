@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,12 +64,28 @@ func (r *Room) knock(ctx context.Context) error {
 	if !r.setPeer(doorman, p) {
 		return ErrClosed
 	}
+	r.mu.Lock()
+	r.sponsor = p
+	r.mu.Unlock()
 	if err := r.startNode(ans.Admitted.RaftID, raftnode.NewMemoryStorage(), doorman); err != nil {
 		return err
 	}
 	if err := p.conn.HandleSignal(ans.Signal); err != nil {
 		return fmt.Errorf("doorman's answer: %w", err)
 	}
+	ctx, stop := whileConnected(ctx, p)
+	defer stop()
+	err = r.enter(ctx, p, ans, challenge, &offer)
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, errKnockAgain) {
+		return cause
+	}
+	return err
+}
+
+// enter completes an admission once the doorman answered: the connection,
+// the password proof, and the check of the doorman's signature, which waits
+// until the newcomer has caught up enough to know the doorman's key.
+func (r *Room) enter(ctx context.Context, p *peer, ans answerPayload, challenge *admissionChannel, offer *atomic.Value) error {
 	if err := p.conn.WaitReady(ctx); err != nil {
 		return err
 	}
@@ -78,23 +95,41 @@ func (r *Room) knock(ctx context.Context) error {
 			return err
 		}
 	}
-	return r.checkAnswer(ans, timeLeft(ctx, r.opts.JoinTimeout))
+	return r.checkAnswer(ctx, ans)
 }
 
-// timeLeft is the time until ctx's deadline, or otherwise.
-func timeLeft(ctx context.Context, otherwise time.Duration) time.Duration {
-	if deadline, ok := ctx.Deadline(); ok {
-		return time.Until(deadline)
-	}
-	return otherwise
+// whileConnected returns a context that also ends, with errKnockAgain as
+// its cause, when the connection to the doorman that admitted this newcomer
+// ends: until the newcomer has caught up, that is its only link to the room
+// (the doorman lets it go when it stopped leading before it could add it).
+func whileConnected(ctx context.Context, sponsor *peer) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-sponsor.conn.Done():
+			cancel(fmt.Errorf("%w: the doorman that admitted this member closed the connection before it caught up", errKnockAgain))
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(nil) }
 }
 
 // awaitAnswer waits for the doorman's answer to the knock of session. An
 // answer to another knock is ignored; a refusal without a session comes
 // from a doorman that could not read the knock (a wrong password).
+//
+// A doorman that stops leading mid-admission can no longer answer: the room
+// id moves to the next doorman, with the signalling connection the answer
+// would go out on. A doorman that is still deciding says so every
+// pendingInterval; after answerPatience without a word the newcomer gives
+// up on this knock (errKnockAgain) and knocks again, reaching the next one.
 func (r *Room) awaitAnswer(ctx context.Context, sig *signal.Client, session string) (answerPayload, error) {
+	patience := time.NewTimer(answerPatience)
+	defer patience.Stop()
 	for {
 		select {
+		case <-patience.C:
+			return answerPayload{}, fmt.Errorf("%w: no word from the doorman in %v (it may have stepped down)", errKnockAgain, answerPatience)
 		case msg, ok := <-sig.Messages():
 			if !ok {
 				return answerPayload{}, fmt.Errorf("signalling closed: %w", sig.Err())
@@ -112,6 +147,10 @@ func (r *Room) awaitAnswer(ctx context.Context, sig *signal.Client, session stri
 				}
 				if !answersKnock(ans, session) {
 					r.log.Warn("room: ignored an answer to another knock (replayed?)", "session", ans.Session)
+					continue
+				}
+				if ans.Pending {
+					patience.Reset(answerPatience)
 					continue
 				}
 				if ans.Refused != "" {
@@ -132,7 +171,43 @@ func (r *Room) awaitAnswer(ctx context.Context, sig *signal.Client, session stri
 // without a session comes from a doorman that could not read the knock (a
 // wrong password); an admission always names the knock's session.
 func answersKnock(ans answerPayload, session string) bool {
-	return ans.Session == session || (ans.Admitted == nil && ans.Session == "")
+	return ans.Session == session || (ans.Admitted == nil && !ans.Pending && ans.Session == "")
+}
+
+// pendingInterval is how often a doorman tells a newcomer it is still
+// deciding; answerPatience is how long a newcomer waits for a word from its
+// doorman before it knocks again.
+const (
+	pendingInterval = time.Second
+	answerPatience  = 5 * time.Second
+)
+
+// errKnockAgain: this knock will not get the newcomer in (its doorman went
+// away mid-admission), but a new knock, reaching the next doorman, may.
+var errKnockAgain = errors.New("knock again")
+
+// keepWaiting tells the newcomer every pendingInterval that its doorman is
+// still deciding, until stop is called.
+func (r *Room) keepWaiting(reply func(answerPayload) error, session string) (stop func()) {
+	done := make(chan struct{})
+	r.wg.Go(func() {
+		t := time.NewTicker(pendingInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if reply(answerPayload{Pending: true, Session: session}) != nil {
+					return
+				}
+			case <-done:
+				return
+			case <-r.stop:
+				return
+			}
+		}
+	})
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }
 
 // goServeKnocks handles the knocks that reach this doorman's claim.
@@ -159,7 +234,7 @@ func (r *Room) admit(claim *signal.Client, msg signal.Message) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.JoinTimeout)
 	defer cancel()
 	kp, sealed, reason := r.openKnock(msg.Type, msg.Payload)
-	reply := func(ans answerPayload) error {
+	send := func(ans answerPayload) error {
 		payload, err := json.Marshal(ans)
 		if sealed { // only a newcomer with the key may read the answer
 			payload, err = r.key.seal(signal.TypeAnswer, r.signalID, ans)
@@ -168,6 +243,15 @@ func (r *Room) admit(claim *signal.Client, msg signal.Message) {
 			return err
 		}
 		return claim.Send(ctx, signal.Message{Type: signal.TypeAnswer, Dst: msg.Src, Payload: payload})
+	}
+	stopWaiting := func() {}
+	if reason == "" {
+		stopWaiting = r.keepWaiting(send, kp.Session)
+	}
+	defer stopWaiting()
+	reply := func(ans answerPayload) error {
+		stopWaiting()
+		return send(ans)
 	}
 	var id uint64
 	var retry bool
@@ -227,8 +311,12 @@ func (r *Room) admit(claim *signal.Client, msg signal.Message) {
 			return
 		}
 	}
+	if hook := r.hooks.beforeAddLearner.Load(); hook != nil {
+		(*hook)()
+	}
 	info, _ := json.Marshal(memberInfo{Participant: kp.Knock.Participant, Key: kp.Knock.Key})
 	if err := r.node.Load().AddLearner(ctx, id, info); err != nil {
+		// Letting it go tells the newcomer to knock again (catchUp).
 		r.log.Warn("room: could not add newcomer", "participant", kp.Knock.Participant, "err", err)
 		r.dropPeer(id, p)
 	}

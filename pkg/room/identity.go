@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"crypto/ed25519"
 	crand "crypto/rand"
 	"crypto/sha256"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rooms-dev/rooms/pkg/room/internal/edsign"
 	"github.com/rooms-dev/rooms/pkg/state"
 )
 
@@ -169,28 +171,23 @@ func (r *Room) checkSignal(rf relayFrame, wait time.Duration) error {
 // awaitMemberKey returns member id's registered key, waiting up to wait for
 // it to be applied; nil if it never is.
 func (r *Room) awaitMemberKey(id uint64, wait time.Duration) ed25519.PublicKey {
-	return r.awaitMemberKeyThat(id, wait, func(key ed25519.PublicKey) bool { return key != nil })
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	return r.awaitMemberKeyThat(ctx, id, func(key ed25519.PublicKey) bool { return key != nil })
 }
 
 // awaitMemberKeyThat returns member id's registered key once accept takes
-// it, waiting up to wait for the member table to change; otherwise the key
-// registered at the end (nil if none).
-func (r *Room) awaitMemberKeyThat(id uint64, wait time.Duration, accept func(ed25519.PublicKey) bool) ed25519.PublicKey {
-	var deadline <-chan time.Time
+// it, waiting until ctx ends for the member table to change; otherwise the
+// key registered at the end (nil if none).
+func (r *Room) awaitMemberKeyThat(ctx context.Context, id uint64, accept func(ed25519.PublicKey) bool) ed25519.PublicKey {
 	for {
 		key, changed := r.sm.memberKey(id)
-		if accept(key) || wait <= 0 {
+		if accept(key) || ctx.Err() != nil {
 			return key
-		}
-		if deadline == nil {
-			t := time.NewTimer(wait)
-			defer t.Stop()
-			deadline = t.C
 		}
 		select {
 		case <-changed:
-		case <-deadline:
-			return key
+		case <-ctx.Done():
 		case <-r.stop:
 			return key
 		}
@@ -216,17 +213,19 @@ func (r *Room) signAnswer(ans answerPayload) answerPayload {
 // its old epoch). Otherwise someone (the signalling server, without a
 // password) answered in the doorman's place and sits in the middle of the
 // first connection.
-func (r *Room) checkAnswer(ans answerPayload, wait time.Duration) error {
+func (r *Room) checkAnswer(ctx context.Context, ans answerPayload) error {
 	doorman := ans.Admitted.DoormanID
 	signed := func(key ed25519.PublicKey) bool {
 		return key != nil && ed25519.Verify(key, answerMessage(r.roomID, ans), ans.Proof)
 	}
-	key := r.awaitMemberKeyThat(doorman, wait, signed)
+	key := r.awaitMemberKeyThat(ctx, doorman, signed)
 	switch {
 	case signed(key):
 		return nil
 	case r.isClosed():
 		return ErrClosed
+	case errors.Is(context.Cause(ctx), errKnockAgain):
+		return context.Cause(ctx)
 	case key == nil:
 		return fmt.Errorf("%w: the doorman (member %d) has no registered key", ErrBadMessage, doorman)
 	}
@@ -257,7 +256,7 @@ func changeMessage(roomID, proposer string, body []byte) []byte {
 func (r *Room) encodeSigned(changes []state.Change) ([]byte, error) {
 	sign := func(body []byte) ([]byte, error) {
 		msg := changeMessage(r.roomID, changes[0].Proposer, body)
-		sig := ed25519.Sign(r.identity, msg)
+		sig := edsign.Sign(r.identity, msg)
 		r.sm.sigs.add(sigDigest(r.publicKey(), msg, sig)) // our own: no need to check it
 		return sig, nil
 	}
@@ -300,8 +299,12 @@ func (m *machine) verifyChange(c state.Change) error {
 	return nil
 }
 
-// testHooks let tests play a hostile member. Never set outside tests.
+// testHooks let tests play a hostile member, or stage a race. Never set
+// outside tests.
 type testHooks struct {
 	// tamperRelay changes a signal this member forwards for others.
 	tamperRelay atomic.Pointer[func(*relayFrame)]
+	// beforeAddLearner runs on a doorman between answering a newcomer and
+	// adding it to the room.
+	beforeAddLearner atomic.Pointer[func()]
 }

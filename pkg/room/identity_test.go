@@ -519,7 +519,7 @@ func TestAdmissionSignedByTheDoorman(t *testing.T) {
 		Session:  "0123456789abcdef",
 		Signal:   mesh.Signal{Kind: "answer", SDP: "v=0\r\na=fingerprint:sha-256 AA:BB\r\n"},
 	}
-	if err := b.checkAnswer(a.signAnswer(ans), time.Second); err != nil {
+	if err := b.checkAnswer(ctxT(t), a.signAnswer(ans)); err != nil {
 		t.Fatalf("the doorman's own answer: %v", err)
 	}
 	_, stranger, _ := ed25519.GenerateKey(nil)
@@ -528,7 +528,10 @@ func TestAdmissionSignedByTheDoorman(t *testing.T) {
 	tampered := a.signAnswer(ans)
 	tampered.Signal.SDP = "v=0\r\na=fingerprint:sha-256 CC:DD\r\n"
 	for name, bad := range map[string]answerPayload{"unsigned": ans, "signed by a stranger": forged, "another offer": tampered} {
-		if err := b.checkAnswer(bad, 50*time.Millisecond); !errors.Is(err, ErrBadMessage) {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		err := b.checkAnswer(ctx, bad)
+		cancel()
+		if !errors.Is(err, ErrBadMessage) {
 			t.Errorf("%s: %v, want ErrBadMessage", name, err)
 		}
 	}

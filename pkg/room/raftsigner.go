@@ -1,6 +1,10 @@
 package room
 
-import "crypto/ed25519"
+import (
+	"crypto/ed25519"
+
+	"github.com/rooms-dev/rooms/pkg/room/internal/edsign"
+)
 
 // raftSigner signs this member's raft votes and handovers with its identity
 // and checks other members' against the keys they registered, so that only
@@ -14,10 +18,10 @@ func (s raftSigner) message(statement []byte) []byte {
 }
 
 func (s raftSigner) Sign(statement []byte) []byte {
-	return ed25519.Sign(s.r.identity, s.message(statement))
+	return edsign.Sign(s.r.identity, s.message(statement))
 }
 
 func (s raftSigner) Verify(member uint64, statement, sig []byte) bool {
 	key, _ := s.r.sm.memberKey(member)
-	return len(key) == ed25519.PublicKeySize && ed25519.Verify(key, s.message(statement), sig)
+	return len(key) == ed25519.PublicKeySize && edsign.Verify(key, s.message(statement), sig)
 }

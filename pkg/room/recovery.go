@@ -162,7 +162,10 @@ func (r *Room) rejoin(ctx context.Context) error {
 	cancel()
 	if err != nil {
 		r.dropEpoch() // whatever the failed knock had started
-		if knock.Err() != nil && ctx.Err() == nil && !errors.Is(err, ErrRefused) && !errors.Is(err, ErrRoomNotFound) {
+		// No word from the room id in answerPatience is no answer too: a
+		// doorman says it is deciding every pendingInterval.
+		silent := knock.Err() != nil || errors.Is(err, errKnockAgain)
+		if silent && ctx.Err() == nil && !errors.Is(err, ErrRefused) && !errors.Is(err, ErrRoomNotFound) {
 			return fmt.Errorf("%w: %w", errNoAnswer, err)
 		}
 		return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rooms-dev/rooms/pkg/mesh"
 	"github.com/rooms-dev/rooms/pkg/raftnode"
+	"github.com/rooms-dev/rooms/pkg/room/internal/edsign"
 	"github.com/rooms-dev/rooms/pkg/signal"
 	"github.com/rooms-dev/rooms/pkg/state"
 )
@@ -49,6 +50,7 @@ type Room struct {
 	voters    map[uint64]bool
 	missing   map[uint64]time.Time // members with no connection, since when
 	leader    uint64
+	sponsor   *peer // a newcomer's connection to the doorman that admitted it
 	claim     *signal.Client
 	claiming  bool
 	reserved  uint64
@@ -70,6 +72,7 @@ type Room struct {
 
 func newRoom(participant, roomID string, opts Options, app *state.Machine, meta roomMeta) *Room {
 	opts = opts.withDefaults()
+	edsign.Usable() // in the browser, WebCrypto's self-test runs while the room forms
 	r := &Room{
 		opts: opts, roomID: roomID, participant: participant,
 		signalID: signalID(opts.AppID, roomID),
@@ -175,10 +178,22 @@ func Join(ctx context.Context, participant, roomID string, opts Options) (*Room,
 	if err := checkIdentity(opts.Identity); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, opts.withDefaults().JoinTimeout)
+	defer cancel()
+	for {
+		r, err := joinOnce(ctx, participant, roomID, opts)
+		if !errors.Is(err, errKnockAgain) || ctx.Err() != nil {
+			return r, err
+		}
+	}
+}
+
+// joinOnce is one attempt at joining, with a room of its own: an attempt
+// whose doorman went away after answering is given up (errKnockAgain), and
+// the next starts afresh.
+func joinOnce(ctx context.Context, participant, roomID string, opts Options) (*Room, error) {
 	app, _ := state.New(nil)
 	r := newRoom(participant, roomID, opts, app, roomMeta{})
-	ctx, cancel := context.WithTimeout(ctx, r.opts.JoinTimeout)
-	defer cancel()
 	if err := r.knockUntilAnswered(ctx); err != nil {
 		r.shutdown(err)
 		if ctx.Err() != nil && !errors.Is(err, ErrRefused) && !errors.Is(err, ErrRoomNotFound) {
@@ -186,8 +201,12 @@ func Join(ctx context.Context, participant, roomID string, opts Options) (*Room,
 		}
 		return nil, fmt.Errorf("join %s: %w", roomID, err)
 	}
-	if err := r.node.Load().Read(ctx); err != nil {
+	if err := r.catchUp(ctx); err != nil {
 		r.shutdown(err)
+		if errors.Is(err, errKnockAgain) {
+			r.log.Info("room: knocking again", "reason", err)
+			return nil, err
+		}
 		return nil, fmt.Errorf("join %s: catching up: %w: %w", roomID, ErrTimeout, err)
 	}
 	if err := r.checkOwnKey(); err != nil {
@@ -429,16 +448,40 @@ func (r *Room) knockUntilAnswered(ctx context.Context) error {
 	for {
 		err := r.knock(ctx)
 		var refused *RefusedError
-		if !errors.As(err, &refused) || !refused.retry {
+		switch {
+		case errors.As(err, &refused) && refused.retry:
+			r.log.Info("room: knocking again", "reason", refused.Reason)
+		case errors.Is(err, errKnockAgain) && ctx.Err() == nil:
+			r.log.Info("room: knocking again", "reason", err)
+		default:
 			return err
 		}
-		r.log.Info("room: knocking again", "reason", refused.Reason)
 		select {
 		case <-time.After(100 * time.Millisecond):
 		case <-ctx.Done():
 			return err
 		}
 	}
+}
+
+// catchUp waits until this newcomer has the room's state. Until then its
+// one connection is to the doorman that admitted it: if that connection ends
+// first (the doorman stopped leading before it could add the newcomer, and
+// let it go), this attempt is over and the newcomer knocks again.
+func (r *Room) catchUp(ctx context.Context) error {
+	r.mu.Lock()
+	sponsor := r.sponsor
+	r.mu.Unlock()
+	if sponsor != nil {
+		var stop context.CancelFunc
+		ctx, stop = whileConnected(ctx, sponsor)
+		defer stop()
+	}
+	err := r.node.Load().Read(ctx)
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, errKnockAgain) {
+		return cause
+	}
+	return err
 }
 
 // meshGrace is how long Join waits for a connection to every member before

@@ -57,6 +57,11 @@ type answerPayload struct {
 	// Proof is the doorman's signature of an admission (identity.go),
 	// which the newcomer checks once it knows the doorman's key.
 	Proof []byte `json:"proof,omitempty"`
+	// Pending says the doorman is still deciding (its Admit hook runs, or
+	// the connection is being set up); it comes every pendingInterval
+	// until the answer, so that a newcomer whose doorman went away knocks
+	// again instead of waiting out its JoinTimeout.
+	Pending bool `json:"pending,omitempty"`
 }
 
 type admission struct {

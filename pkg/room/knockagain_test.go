@@ -1,0 +1,108 @@
+package room
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// createHandingOver creates a room whose doorman, a, hands the room over to
+// its other voter at the moment handOver names: in its Admit hook for a
+// newcomer called "c" ("hook"), or between answering c and adding it
+// ("answered").
+func createHandingOver(t *testing.T, url, roomID, handOver string) (a *member, handedOver *atomic.Bool) {
+	t.Helper()
+	handedOver = new(atomic.Bool)
+	rec := newRecorder()
+	opts := testOptions(url, rec)
+	var self atomic.Pointer[Room]
+	handOverOnce := func() {
+		if handedOver.Swap(true) {
+			return
+		}
+		if err := self.Load().HandOver(context.Background()); err != nil {
+			t.Errorf("hand over: %v", err)
+		}
+	}
+	if handOver == "hook" {
+		opts.Admit = func(k Knock) error {
+			if k.Participant == "c" {
+				handOverOnce()
+			}
+			return nil
+		}
+	}
+	r, err := Create(ctxT(t), "a", roomID, []byte(`{"n":0}`), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.shutdown(nil) })
+	self.Store(r)
+	if handOver == "answered" {
+		var admissions atomic.Int32
+		hook := func() {
+			if admissions.Add(1) == 2 { // c's: b's came first
+				handOverOnce()
+			}
+		}
+		r.hooks.beforeAddLearner.Store(&hook)
+	}
+	return &member{r, rec}, handedOver
+}
+
+// A doorman that stops leading while it decides on a knock cannot answer it
+// any more (the room id moves on with the claim). The newcomer hears no word
+// from it, knocks again, and the next doorman lets it in, well within the
+// join timeout instead of failing at its end.
+func TestJoinKnocksAgainWhenTheDoormanStepsDownWhileDeciding(t *testing.T) {
+	joinsThroughHandOver(t, "hook")
+}
+
+// A doorman that answered but stopped leading before it could add the
+// newcomer lets the connection go; the newcomer, which follows only that
+// doorman until it has caught up, knocks again.
+func TestJoinKnocksAgainWhenTheDoormanStepsDownAfterAnswering(t *testing.T) {
+	joinsThroughHandOver(t, "answered")
+}
+
+func joinsThroughHandOver(t *testing.T, when string) {
+	url := startSignal(t)
+	a, handedOver := createHandingOver(t, url, "handover-"+when, when)
+	b := joinMember(t, url, "b", "handover-"+when)
+	c := joinMember(t, url, "c", "handover-"+when)
+	if !handedOver.Load() {
+		t.Fatal("the doorman never handed over while admitting c: the test staged nothing")
+	}
+	if got := c.Doorman(); got != "b" {
+		t.Errorf("c's doorman = %q, want b (a handed over while admitting it)", got)
+	}
+	if _, err := c.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, `{"n":1}`, a, b, c)
+}
+
+// A doorman that takes its time deciding (an Admit hook asking a person)
+// keeps the newcomer waiting, however long past answerPatience: it says it
+// is still deciding, so the newcomer does not knock again.
+func TestSlowAdmitHookKeepsTheNewcomerWaiting(t *testing.T) {
+	url := startSignal(t)
+	rec := newRecorder()
+	opts := testOptions(url, rec)
+	var asked atomic.Int32
+	opts.Admit = func(k Knock) error {
+		asked.Add(1)
+		time.Sleep(answerPatience + 2*pendingInterval) // a person making up their mind
+		return nil
+	}
+	a, err := Create(ctxT(t), "a", "slow-door", []byte(`{"n":0}`), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.shutdown(nil) })
+	joinMember(t, url, "c", "slow-door")
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the Admit hook was asked %d times, want once: the newcomer knocked again while the doorman decided", n)
+	}
+}
