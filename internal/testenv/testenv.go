@@ -101,3 +101,32 @@ func AwaitListening(addr string, exited <-chan struct{}, timeout time.Duration) 
 		}
 	}
 }
+
+// BuildWasmTests compiles the tests of the package in the working directory
+// for GOOS=js GOARCH=wasm into dir, so that a native test can run them under
+// node: it returns Go's go_js_wasm_exec runner and the test binary to give
+// it (with -test.run and the like).
+func BuildWasmTests(dir string) (runner, bin string, err error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", "", fmt.Errorf("the go command is required to build wasm tests: %w", err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		return "", "", fmt.Errorf("node is required to run wasm tests: %w", err)
+	}
+	goroot, err := exec.Command(goBin, "env", "GOROOT").Output()
+	if err != nil {
+		return "", "", fmt.Errorf("go env GOROOT: %w", err)
+	}
+	runner = filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "go_js_wasm_exec")
+	if _, err := os.Stat(runner); err != nil {
+		return "", "", fmt.Errorf("go_js_wasm_exec missing from the Go distribution: %w", err)
+	}
+	bin = filepath.Join(dir, "wasm.test")
+	build := exec.Command(goBin, "test", "-c", "-o", bin, ".")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("build wasm tests: %w\n%s", err, out)
+	}
+	return runner, bin, nil
+}

@@ -122,14 +122,14 @@ func whileConnected(ctx context.Context, sponsor *peer) (context.Context, contex
 // id moves to the next doorman, with the signalling connection the answer
 // would go out on. A doorman that is still deciding says so every
 // pendingInterval; after answerPatience without a word the newcomer gives
-// up on this knock (errKnockAgain) and knocks again, reaching the next one.
+// up on this knock (errNoWord) and knocks again, reaching the next one.
 func (r *Room) awaitAnswer(ctx context.Context, sig *signal.Client, session string) (answerPayload, error) {
 	patience := time.NewTimer(answerPatience)
 	defer patience.Stop()
 	for {
 		select {
 		case <-patience.C:
-			return answerPayload{}, fmt.Errorf("%w: no word from the doorman in %v (it may have stepped down)", errKnockAgain, answerPatience)
+			return answerPayload{}, fmt.Errorf("%w in %v (it may have stepped down)", errNoWord, answerPatience)
 		case msg, ok := <-sig.Messages():
 			if !ok {
 				return answerPayload{}, fmt.Errorf("signalling closed: %w", sig.Err())
@@ -184,7 +184,12 @@ const (
 
 // errKnockAgain: this knock will not get the newcomer in (its doorman went
 // away mid-admission), but a new knock, reaching the next doorman, may.
-var errKnockAgain = errors.New("knock again")
+// errNoWord is the case where the doorman never answered, so nothing of the
+// knock was set up yet.
+var (
+	errKnockAgain = errors.New("knock again")
+	errNoWord     = fmt.Errorf("%w: no word from the doorman", errKnockAgain)
+)
 
 // keepWaiting tells the newcomer every pendingInterval that its doorman is
 // still deciding, until stop is called.

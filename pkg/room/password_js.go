@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"syscall/js"
+
+	"github.com/rooms-dev/rooms/pkg/room/internal/webcrypto"
 )
 
 // pbkdf2SHA256 derives a key from a password with the browser's WebCrypto,
@@ -28,24 +30,21 @@ func pbkdf2SHA256(password string, salt []byte, iterations, keyLen int) ([]byte,
 // be on the JS event loop (room.Create and room.Join never are): it blocks
 // until the promise settles.
 func webCryptoPBKDF2(password string, salt []byte, iterations, keyLen int) ([]byte, error) {
-	subtle := js.Global().Get("crypto")
-	if subtle.Truthy() {
-		subtle = subtle.Get("subtle")
-	}
-	if !subtle.Truthy() {
+	subtle, ok := webcrypto.Subtle()
+	if !ok {
 		return nil, errors.New("room: no WebCrypto")
 	}
-	pw := uint8Array([]byte(password))
-	base, err := await(subtle.Call("importKey", "raw", pw, "PBKDF2", false, []any{"deriveBits"}))
+	pw := webcrypto.Bytes([]byte(password))
+	base, err := webcrypto.Await(subtle.Call("importKey", "raw", pw, "PBKDF2", false, []any{"deriveBits"}))
 	if err != nil {
 		return nil, err
 	}
 	params := js.Global().Get("Object").New()
 	params.Set("name", "PBKDF2")
 	params.Set("hash", "SHA-256")
-	params.Set("salt", uint8Array(salt))
+	params.Set("salt", webcrypto.Bytes(salt))
 	params.Set("iterations", iterations)
-	bits, err := await(subtle.Call("deriveBits", params, base, keyLen*8))
+	bits, err := webcrypto.Await(subtle.Call("deriveBits", params, base, keyLen*8))
 	if err != nil {
 		return nil, err
 	}
@@ -54,32 +53,4 @@ func webCryptoPBKDF2(password string, salt []byte, iterations, keyLen int) ([]by
 		return nil, fmt.Errorf("room: WebCrypto derived %d bytes, not %d", n, keyLen)
 	}
 	return out, nil
-}
-
-func uint8Array(b []byte) js.Value {
-	a := js.Global().Get("Uint8Array").New(len(b))
-	js.CopyBytesToJS(a, b)
-	return a
-}
-
-// await blocks until promise settles.
-func await(promise js.Value) (js.Value, error) {
-	type settled struct {
-		v   js.Value
-		err error
-	}
-	done := make(chan settled, 1)
-	resolve := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		done <- settled{v: args[0]}
-		return nil
-	})
-	reject := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		done <- settled{err: fmt.Errorf("room: WebCrypto: %s", args[0].Call("toString").String())}
-		return nil
-	})
-	defer resolve.Release()
-	defer reject.Release()
-	promise.Call("then", resolve, reject)
-	s := <-done
-	return s.v, s.err
 }

@@ -164,7 +164,7 @@ func (r *Room) rejoin(ctx context.Context) error {
 		r.dropEpoch() // whatever the failed knock had started
 		// No word from the room id in answerPatience is no answer too: a
 		// doorman says it is deciding every pendingInterval.
-		silent := knock.Err() != nil || errors.Is(err, errKnockAgain)
+		silent := knock.Err() != nil || errors.Is(err, errNoWord)
 		if silent && ctx.Err() == nil && !errors.Is(err, ErrRefused) && !errors.Is(err, ErrRoomNotFound) {
 			return fmt.Errorf("%w: %w", errNoAnswer, err)
 		}

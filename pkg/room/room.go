@@ -196,6 +196,10 @@ func joinOnce(ctx context.Context, participant, roomID string, opts Options) (*R
 	r := newRoom(participant, roomID, opts, app, roomMeta{})
 	if err := r.knockUntilAnswered(ctx); err != nil {
 		r.shutdown(err)
+		if errors.Is(err, errKnockAgain) && ctx.Err() == nil {
+			r.log.Info("room: knocking again", "reason", err)
+			return nil, err
+		}
 		if ctx.Err() != nil && !errors.Is(err, ErrRefused) && !errors.Is(err, ErrRoomNotFound) {
 			return nil, fmt.Errorf("join %s: %w: %w", roomID, ErrTimeout, err)
 		}
@@ -443,7 +447,9 @@ func (r *Room) votingOrFull() bool {
 }
 
 // knockUntilAnswered knocks, and knocks again while the doorman asks for it
-// (a doorman stepping down answers so), until ctx ends.
+// (a doorman stepping down answers so) or says nothing at all, until ctx
+// ends. A knock that failed after the answer (errKnockAgain) set things up
+// in this room, so Join starts the next attempt with a fresh one.
 func (r *Room) knockUntilAnswered(ctx context.Context) error {
 	for {
 		err := r.knock(ctx)
@@ -451,7 +457,7 @@ func (r *Room) knockUntilAnswered(ctx context.Context) error {
 		switch {
 		case errors.As(err, &refused) && refused.retry:
 			r.log.Info("room: knocking again", "reason", refused.Reason)
-		case errors.Is(err, errKnockAgain) && ctx.Err() == nil:
+		case errors.Is(err, errNoWord) && ctx.Err() == nil: // nothing was set up: knock from here
 			r.log.Info("room: knocking again", "reason", err)
 		default:
 			return err

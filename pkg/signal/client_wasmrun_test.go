@@ -11,11 +11,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
+	"github.com/rooms-dev/rooms/internal/testenv"
 	"github.com/rooms-dev/rooms/pkg/signal"
 )
 
@@ -26,25 +26,11 @@ import (
 // binding's error paths against the probe server.
 func TestWasmBuild(t *testing.T) {
 	t.Parallel()
-	goBin, err := exec.LookPath("go")
+	wasmExec, bin, err := testenv.BuildWasmTests(t.TempDir())
 	if err != nil {
-		t.Fatalf("the go command is required to build the wasm test: %v", err)
+		t.Fatal(err)
 	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is required to run the wasm test: %v", err)
-	}
-	goroot := goEnv(t, goBin, "GOROOT")
-	wasmExec := filepath.Join(goroot, "lib", "wasm", "go_js_wasm_exec")
-	if _, err := os.Stat(wasmExec); err != nil {
-		t.Fatalf("go_js_wasm_exec missing from the Go distribution: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "signal_wasm.test")
-	build := exec.Command(goBin, "test", "-c", "-o", bin, ".")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build wasm tests: %v\n%s", err, out)
-	}
+	node, _ := exec.LookPath("node") // BuildWasmTests made sure there is one
 	env := append(os.Environ(), "NODE_OPTIONS="+nodeWebSocketFlag(t, node))
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -148,15 +134,6 @@ func ignoreClosure(err error) error {
 		return nil
 	}
 	return err
-}
-
-func goEnv(t *testing.T, goBin, name string) string {
-	t.Helper()
-	out, err := exec.Command(goBin, "env", name).Output()
-	if err != nil {
-		t.Fatalf("go env %s: %v", name, err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // nodeWebSocketFlag turns on node's WebSocket global where it is still

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall/js"
+
+	"github.com/rooms-dev/rooms/pkg/room/internal/webcrypto"
 )
 
 // Engine states: the self-test starts on first use, and until it has passed
@@ -97,12 +99,12 @@ func (e *engine) passes() (ok bool) {
 			ok = false
 		}
 	}()
-	crypto := js.Global().Get("crypto")
-	if !crypto.Truthy() || !crypto.Get("subtle").Truthy() {
+	subtle, ok := webcrypto.Subtle()
+	if !ok {
 		return false
 	}
 	e.mu.Lock()
-	e.subtle = crypto.Get("subtle")
+	e.subtle = subtle
 	e.public = make(map[[32]byte]js.Value)
 	e.private = make(map[[32]byte]js.Value)
 	e.mu.Unlock()
@@ -127,7 +129,7 @@ func (e *engine) verify(key ed25519.PublicKey, msg, sig []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	v, err := await(e.subtle.Call("verify", "Ed25519", k, uint8Array(sig), uint8Array(msg)))
+	v, err := webcrypto.Await(e.subtle.Call("verify", "Ed25519", k, webcrypto.Bytes(sig), webcrypto.Bytes(msg)))
 	if err != nil {
 		return false, err
 	}
@@ -139,7 +141,7 @@ func (e *engine) sign(priv ed25519.PrivateKey, msg []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := await(e.subtle.Call("sign", "Ed25519", k, uint8Array(msg)))
+	v, err := webcrypto.Await(e.subtle.Call("sign", "Ed25519", k, webcrypto.Bytes(msg)))
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +160,7 @@ func (e *engine) publicKey(key ed25519.PublicKey) (js.Value, error) {
 	k, seen := e.public[id]
 	e.mu.Unlock()
 	if !seen {
-		k, _ = await(e.subtle.Call("importKey", "raw", uint8Array(key), "Ed25519", false, []any{"verify"}))
+		k, _ = webcrypto.Await(e.subtle.Call("importKey", "raw", webcrypto.Bytes(key), "Ed25519", false, []any{"verify"}))
 		e.mu.Lock()
 		e.public[id] = k
 		e.mu.Unlock()
@@ -182,7 +184,7 @@ func (e *engine) privateKey(priv ed25519.PrivateKey) (js.Value, error) {
 		return k, nil
 	}
 	der := append(append([]byte{}, pkcs8Prefix...), priv.Seed()...)
-	k, err := await(e.subtle.Call("importKey", "pkcs8", uint8Array(der), "Ed25519", false, []any{"sign"}))
+	k, err := webcrypto.Await(e.subtle.Call("importKey", "pkcs8", webcrypto.Bytes(der), "Ed25519", false, []any{"sign"}))
 	if err != nil {
 		return js.Undefined(), err
 	}
@@ -190,33 +192,4 @@ func (e *engine) privateKey(priv ed25519.PrivateKey) (js.Value, error) {
 	e.private[id] = k
 	e.mu.Unlock()
 	return k, nil
-}
-
-func uint8Array(b []byte) js.Value {
-	a := js.Global().Get("Uint8Array").New(len(b))
-	js.CopyBytesToJS(a, b)
-	return a
-}
-
-// await blocks until promise settles; the caller is never on the JS event
-// loop.
-func await(promise js.Value) (js.Value, error) {
-	type settled struct {
-		v   js.Value
-		err error
-	}
-	done := make(chan settled, 1)
-	resolve := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		done <- settled{v: args[0]}
-		return nil
-	})
-	reject := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		done <- settled{err: errors.New("edsign: WebCrypto: " + args[0].Call("toString").String())}
-		return nil
-	})
-	defer resolve.Release()
-	defer reject.Release()
-	promise.Call("then", resolve, reject)
-	s := <-done
-	return s.v, s.err
 }

@@ -3,11 +3,11 @@
 package edsign
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rooms-dev/rooms/internal/testenv"
 )
 
 // TestWasmBuild compiles this package's tests for GOOS=js GOARCH=wasm and
@@ -15,23 +15,9 @@ import (
 // do: the engine must pass its self-test and agree with Go.
 func TestWasmBuild(t *testing.T) {
 	t.Parallel()
-	goBin, err := exec.LookPath("go")
+	wasmExec, bin, err := testenv.BuildWasmTests(t.TempDir())
 	if err != nil {
-		t.Fatalf("the go command is required to build the wasm test: %v", err)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatalf("node is required to run the wasm test: %v", err)
-	}
-	goroot, err := exec.Command(goBin, "env", "GOROOT").Output()
-	if err != nil {
-		t.Fatalf("go env GOROOT: %v", err)
-	}
-	wasmExec := filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "go_js_wasm_exec")
-	bin := filepath.Join(t.TempDir(), "edsign_wasm.test")
-	build := exec.Command(goBin, "test", "-c", "-o", bin, ".")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build wasm tests: %v\n%s", err, out)
+		t.Fatal(err)
 	}
 	out, err := exec.Command(wasmExec, bin, "-test.run", "^TestWasmEngine$", "-test.v").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestWasmEngine") {
