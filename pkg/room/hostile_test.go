@@ -27,15 +27,10 @@ import (
 func createLogged(t *testing.T, url, roomID, initial string) (*member, *testenv.LogBuffer) {
 	t.Helper()
 	logs := &testenv.LogBuffer{}
-	rec := newRecorder()
-	opts := testOptions(url, rec)
-	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	r, err := Create(ctxT(t), "a", roomID, json.RawMessage(initial), opts)
-	if err != nil {
-		t.Fatalf("create %s: %v", roomID, err)
-	}
-	t.Cleanup(func() { r.shutdown(nil) })
-	return &member{r, rec}, logs
+	a := createWith(t, url, "a", roomID, initial, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	return a, logs
 }
 
 // sendRaw sends one frame from attacker to victim over their connection,

@@ -139,21 +139,14 @@ func sameEverywhere(t *testing.T, ms []*member, logs []*applyLog, proposer strin
 func TestPeersShowKeyFingerprints(t *testing.T) {
 	url := startSignal(t)
 	_, pinned, _ := ed25519.GenerateKey(crand.Reader)
-	rec := newRecorder()
-	opts := testOptions(url, rec)
-	opts.Identity = pinned
-	a, err := Create(ctxT(t), "a", "keys", nil, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.shutdown(nil) })
+	a := createWith(t, url, "a", "keys", "", func(o *Options) { o.Identity = pinned })
 	b := joinMember(t, url, "b", "keys")
 	c := joinMember(t, url, "c", "keys")
 	want := map[string]string{"a": keyFingerprint(pinned.Public().(ed25519.PublicKey)), "b": keyFingerprint(b.publicKey()), "c": keyFingerprint(c.publicKey())}
 	if want["b"] == want["c"] || len(want["a"]) != keyFingerprintLen {
 		t.Fatalf("fingerprints %v", want)
 	}
-	for _, r := range []*Room{a, b.Room, c.Room} {
+	for _, r := range []*Room{a.Room, b.Room, c.Room} {
 		if _, err := r.Read(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
@@ -463,13 +456,7 @@ func memberContext(t *testing.T, key ed25519.PublicKey) []byte {
 func TestRelayRefusesBadlySignedSignal(t *testing.T) {
 	url := startSignal(t)
 	watch := &logWatch{text: "signal to relay with a bad signature", hits: make(chan slog.Record, 4)}
-	opts := testOptions(url, newRecorder())
-	opts.Logger = slog.New(watch)
-	a, err := Create(ctxT(t), "a", "relay-check", nil, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.shutdown(nil) })
+	a := createWith(t, url, "a", "relay-check", "", func(o *Options) { o.Logger = slog.New(watch) })
 	b := joinMember(t, url, "b", "relay-check")
 	c := joinMember(t, url, "c", "relay-check")
 	rf := b.signSignal(relayFrame{From: b.self.Load(), To: c.self.Load(), Session: "s", Signal: mesh.Signal{Kind: mesh.SignalOffer, SDP: "a=fingerprint:sha-256 AB\r\n"}})

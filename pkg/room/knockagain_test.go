@@ -14,8 +14,6 @@ import (
 func createHandingOver(t *testing.T, url, roomID, handOver string) (a *member, handedOver *atomic.Bool) {
 	t.Helper()
 	handedOver = new(atomic.Bool)
-	rec := newRecorder()
-	opts := testOptions(url, rec)
 	var self atomic.Pointer[Room]
 	handOverOnce := func() {
 		if handedOver.Swap(true) {
@@ -25,20 +23,17 @@ func createHandingOver(t *testing.T, url, roomID, handOver string) (a *member, h
 			t.Errorf("hand over: %v", err)
 		}
 	}
-	if handOver == "hook" {
-		opts.Admit = func(k Knock) error {
-			if k.Participant == "c" {
-				handOverOnce()
+	a = createWith(t, url, "a", roomID, `{"n":0}`, func(o *Options) {
+		if handOver == "hook" {
+			o.Admit = func(k Knock) error {
+				if k.Participant == "c" {
+					handOverOnce()
+				}
+				return nil
 			}
-			return nil
 		}
-	}
-	r, err := Create(ctxT(t), "a", roomID, []byte(`{"n":0}`), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.shutdown(nil) })
-	self.Store(r)
+	})
+	self.Store(a.Room)
 	if handOver == "answered" {
 		var admissions atomic.Int32
 		hook := func() {
@@ -46,9 +41,9 @@ func createHandingOver(t *testing.T, url, roomID, handOver string) (a *member, h
 				handOverOnce()
 			}
 		}
-		r.hooks.beforeAddLearner.Store(&hook)
+		a.hooks.beforeAddLearner.Store(&hook)
 	}
-	return &member{r, rec}, handedOver
+	return a, handedOver
 }
 
 // A doorman that stops leading while it decides on a knock cannot answer it
@@ -88,19 +83,14 @@ func joinsThroughHandOver(t *testing.T, when string) {
 // is still deciding, so the newcomer does not knock again.
 func TestSlowAdmitHookKeepsTheNewcomerWaiting(t *testing.T) {
 	url := startSignal(t)
-	rec := newRecorder()
-	opts := testOptions(url, rec)
 	var asked atomic.Int32
-	opts.Admit = func(k Knock) error {
-		asked.Add(1)
-		time.Sleep(answerPatience + 2*pendingInterval) // a person making up their mind
-		return nil
-	}
-	a, err := Create(ctxT(t), "a", "slow-door", []byte(`{"n":0}`), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.shutdown(nil) })
+	createWith(t, url, "a", "slow-door", `{"n":0}`, func(o *Options) {
+		o.Admit = func(k Knock) error {
+			asked.Add(1)
+			time.Sleep(answerPatience + 2*pendingInterval) // a person making up their mind
+			return nil
+		}
+	})
 	joinMember(t, url, "c", "slow-door")
 	if n := asked.Load(); n != 1 {
 		t.Errorf("the Admit hook was asked %d times, want once: the newcomer knocked again while the doorman decided", n)

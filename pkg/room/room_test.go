@@ -93,10 +93,21 @@ func testOptions(url string, rec *recorder) Options {
 
 func createMember(t testing.TB, url, name, roomID string, initial string) *member {
 	t.Helper()
+	return createWith(t, url, name, roomID, initial, nil)
+}
+
+// createWith is createMember with the tests' options changed by tweak (if
+// not nil) first.
+func createWith(t testing.TB, url, name, roomID string, initial string, tweak func(*Options)) *member {
+	t.Helper()
 	rec := newRecorder()
+	opts := testOptions(url, rec)
+	if tweak != nil {
+		tweak(&opts)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	r, err := Create(ctx, name, roomID, json.RawMessage(initial), testOptions(url, rec))
+	r, err := Create(ctx, name, roomID, json.RawMessage(initial), opts)
 	if err != nil {
 		t.Fatalf("create %s as %s: %v", roomID, name, err)
 	}
@@ -250,20 +261,15 @@ func TestJoinMissingRoomFails(t *testing.T) {
 
 func TestDoormanRefusesWithReason(t *testing.T) {
 	url := startSignal(t)
-	rec := newRecorder()
-	opts := testOptions(url, rec)
-	opts.Admit = func(k Knock) error {
-		if k.Participant == "mallory" {
-			return errors.New("no mallories")
+	createWith(t, url, "alice", "guarded", "", func(o *Options) {
+		o.Admit = func(k Knock) error {
+			if k.Participant == "mallory" {
+				return errors.New("no mallories")
+			}
+			return nil
 		}
-		return nil
-	}
-	r, err := Create(ctxT(t), "alice", "guarded", nil, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.shutdown(nil) })
-	_, err = Join(ctxT(t), "mallory", "guarded", testOptions(url, newRecorder()))
+	})
+	_, err := Join(ctxT(t), "mallory", "guarded", testOptions(url, newRecorder()))
 	var refused *RefusedError
 	if !errors.As(err, &refused) || refused.Reason != "no mallories" || !errors.Is(err, ErrRefused) {
 		t.Fatalf("mallory: err = %v, want a refusal saying why", err)
