@@ -109,7 +109,10 @@ type Status struct {
 	// change of voters is stuck like this: it must be let in again (as a
 	// newcomer). Zero otherwise, and always on the leader.
 	RefusedLeader uint64
-	Progress      map[uint64]uint64
+	// LeadTransferee is the member this leader is handing leadership to, 0
+	// when it is not (raft gives a transfer up after an election timeout).
+	LeadTransferee uint64
+	Progress       map[uint64]uint64
 }
 
 // Core is a raft member without goroutines or clocks: its driver calls Tick,
@@ -376,6 +379,7 @@ func (c *Core) Status() Status {
 	s := Status{
 		ID: c.cfg.ID, Leader: st.Lead, Term: st.GetTerm(), Role: st.RaftState,
 		Commit: st.GetCommit(), Applied: c.applied, NextID: c.members.NextID, Removed: c.removed,
+		LeadTransferee: st.LeadTransferee,
 	}
 	s.RefusedLeader = c.stuckRefusing()
 	for _, m := range c.members.Members {

@@ -24,6 +24,13 @@ var (
 	// ErrStopped means the node has been stopped (or removed from the room).
 	ErrStopped = errors.New("raftnode: stopped")
 
+	// ErrTransferFailed means a leadership transfer did not happen: raft
+	// refused it (no other voter, or the target is a learner) or gave it up
+	// after an election timeout, the target being unable to campaign (gone,
+	// or with a configuration change still to apply). This member still
+	// leads; trying again later may succeed.
+	ErrTransferFailed = errors.New("raftnode: leadership transfer failed")
+
 	// ErrMemberExists is returned when adding a raft id that is already a member.
 	ErrMemberExists = errors.New("raftnode: member already exists")
 

@@ -294,8 +294,15 @@ func (n *Node) TransferLeadership(ctx context.Context, to uint64) error {
 	poll := time.NewTicker(n.tick)
 	defer poll.Stop()
 	for {
-		if st := n.Status(); st.Leader != 0 && st.Leader != self {
+		st := n.Status()
+		switch {
+		case st.Leader != 0 && st.Leader != self:
 			return nil
+		case st.Leader == self && st.LeadTransferee == 0:
+			// Raft refused the transfer, or gave it up after an election
+			// timeout: the transferee could not campaign (it was gone, or
+			// had a configuration change left to apply).
+			return fmt.Errorf("%w: still leading after an election timeout", ErrTransferFailed)
 		}
 		select {
 		case <-poll.C:

@@ -190,6 +190,23 @@ func TestNodeTransferLeadership(t *testing.T) {
 	}
 }
 
+// A transfer to a voter that cannot campaign (here: stopped) is given up by
+// raft after an election timeout; TransferLeadership reports it instead of
+// waiting for a leader change that will not come.
+func TestNodeTransferLeadershipToAGoneVoterFails(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	leader := c.leader(testTimeout)
+	gone := leader%3 + 1
+	c.stop(gone)
+	err := c.node(leader).TransferLeadership(testContext(t), gone)
+	if !errors.Is(err, ErrTransferFailed) {
+		t.Fatalf("transfer to stopped member %d: %v, want ErrTransferFailed", gone, err)
+	}
+	if st := c.node(leader).Status(); st.Leader != leader {
+		t.Fatalf("leader after the failed transfer = %d, want %d still", st.Leader, leader)
+	}
+}
+
 func TestNodeWithoutQuorumTimesOutThenStops(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	leader := c.leader(testTimeout)

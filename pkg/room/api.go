@@ -178,7 +178,9 @@ func sortPeers(ps []PeerInfo) {
 
 // HandOver makes another voter the doorman, if this member is the doorman;
 // a page whose tab is hidden (its timers throttled) calls it so that a
-// visible member stands for the room. It returns once another member leads.
+// visible member stands for the room. It returns once another member leads,
+// or fails (errors.Is raftnode.ErrTransferFailed) when the chosen voter did
+// not take over within an election timeout; this member then still leads.
 func (r *Room) HandOver(ctx context.Context) error {
 	n := r.node.Load()
 	if n == nil || r.isClosed() {

@@ -324,7 +324,9 @@ func (r *Room) admit(claim *signal.Client, msg signal.Message) {
 		// Letting it go tells the newcomer to knock again (catchUp).
 		r.log.Warn("room: could not add newcomer", "participant", kp.Knock.Participant, "err", err)
 		r.dropPeer(id, p)
+		return
 	}
+	r.sponsorNewcomer(id, p)
 }
 
 // admission applies the built-in checks and the app's Admit hook, and
@@ -346,7 +348,16 @@ func (r *Room) admission(k Knock) (id uint64, reason string, retry bool) {
 	case len(r.members)+len(r.knocking) >= r.opts.MaxMembers:
 		r.mu.Unlock()
 		return 0, "room is full", false
-	case r.knocking[k.Participant] || r.hasParticipant(k.Participant):
+	case r.knocking[k.Participant]:
+		r.mu.Unlock()
+		return 0, fmt.Sprintf("participant id %q is already in the room", k.Participant), false
+	}
+	if stale := r.staleAttemptLocked(k); stale != 0 {
+		r.mu.Unlock()
+		r.removeStaleAttempt(stale, k.Participant)
+		return 0, "this participant's previous attempt to join is being removed; knock again", true
+	}
+	if r.hasParticipant(k.Participant) {
 		r.mu.Unlock()
 		return 0, fmt.Sprintf("participant id %q is already in the room", k.Participant), false
 	}
@@ -397,6 +408,9 @@ func (r *Room) onLeaderChange(li raftnode.LeaderInfo) {
 	r.mu.Unlock()
 	if release != nil {
 		release.Close()
+	}
+	if li.Leader != 0 && li.Leader != r.self.Load() {
+		r.releaseSponsored()
 	}
 	if changed {
 		r.emit(Event{Type: EventDoormanChange, Doorman: name})

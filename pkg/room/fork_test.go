@@ -87,7 +87,7 @@ func TestChainAgreesInAHealthyRoom(t *testing.T) {
 	url := startSignal(t)
 	a := createMember(t, url, "a", "agree", `{"n":0}`)
 	agrees := &logWatch{text: "room: chain agrees", hits: make(chan slog.Record, 64)}
-	b := joinLogged(t, url, "b", "agree", slog.New(agrees))
+	b := joinWith(t, url, "b", "agree", func(o *Options) { o.Logger = slog.New(agrees) })
 	c := joinMember(t, url, "c", "agree")
 	for i := 1; i <= 5; i++ {
 		if _, err := c.Update(ctxT(t), patch(t, fmt.Sprintf(`[{"op":"replace","path":"/n","value":%d}]`, i))); err != nil {

@@ -256,7 +256,9 @@ func TestHostileImpostorLeaderIsNotFollowed(t *testing.T) {
 	a := createMember(t, url, "a", "impostor", `{"n":0}`)
 	b := joinMember(t, url, "b", "impostor") // the impostor
 	logs := &testenv.LogBuffer{}
-	c := joinLogged(t, url, "c", "impostor", slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	c := joinWith(t, url, "c", "impostor", func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
 	converge(t, `{"n":0}`, a, b, c)
 	awaitVoters(t, a.Room, 3)
 	before := a.Raft()

@@ -307,4 +307,6 @@ type testHooks struct {
 	// beforeAddLearner runs on a doorman between answering a newcomer and
 	// adding it to the room.
 	beforeAddLearner atomic.Pointer[func()]
+	// holdRaft drops the raft messages to the members it returns true for.
+	holdRaft atomic.Pointer[func(to uint64) bool]
 }

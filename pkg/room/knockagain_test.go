@@ -96,3 +96,52 @@ func TestSlowAdmitHookKeepsTheNewcomerWaiting(t *testing.T) {
 		t.Errorf("the Admit hook was asked %d times, want once: the newcomer knocked again while the doorman decided", n)
 	}
 }
+
+// A doorman that added the newcomer but stopped leading before the newcomer
+// caught up lets it go (only a leader catches a learner up, and a newcomer
+// follows no one but its sponsor until it knows the members' keys). The
+// newcomer knocks again as the same identity; the next doorman removes the
+// given-up attempt, still a learner in the member table, and lets it in
+// again, instead of refusing it as a participant already in the room.
+func TestJoinKnocksAgainWhenTheDoormanStepsDownBeforeTheNewcomerCaughtUp(t *testing.T) {
+	url := startSignal(t)
+	a := createMember(t, url, "a", "handover-added", `{"n":0}`)
+	// a hands over once b too has applied c's addition: a voter with a
+	// configuration change still to apply cannot take over.
+	var handedOver atomic.Bool
+	b := joinWith(t, url, "b", "handover-added", func(o *Options) {
+		// b would remove an unreachable member on its own after
+		// PeerTimeout: make that too late to be what lets c in.
+		o.PeerTimeout = 2 * testTimeout
+		record := o.OnEvent
+		o.OnEvent = func(e Event) {
+			record(e)
+			if e.Type == EventPeerJoin && e.Peer == "c" && !handedOver.Swap(true) {
+				go func() {
+					if err := a.HandOver(context.Background()); err != nil {
+						t.Errorf("hand over: %v", err)
+					}
+				}()
+			}
+		}
+	})
+	// a's raft messages never reach c: c is added, but a does not catch it up.
+	voters := map[uint64]bool{a.self.Load(): true, b.self.Load(): true}
+	hold := func(to uint64) bool { return !voters[to] }
+	a.hooks.holdRaft.Store(&hold)
+
+	c := joinMember(t, url, "c", "handover-added")
+	if !handedOver.Load() {
+		t.Fatal("a never handed over after adding c: the test staged nothing")
+	}
+	if got := c.Doorman(); got != "b" {
+		t.Errorf("c's doorman = %q, want b", got)
+	}
+	if _, err := c.Update(ctxT(t), patch(t, `[{"op":"replace","path":"/n","value":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, `{"n":1}`, a, b, c)
+	if got := b.node.Load().Status().Members; len(got) != 3 {
+		t.Errorf("the room has %d members, want 3 (c's given-up attempt removed): %+v", len(got), got)
+	}
+}

@@ -92,8 +92,12 @@ func (r *Room) writeRaft(p *peer) {
 // sendRaft is the raft transport. It runs on the raft goroutine, so it
 // never blocks and never calls the node synchronously.
 func (r *Room) sendRaft(msgs []*pb.Message) {
+	hold := r.hooks.holdRaft.Load()
 	for _, m := range msgs {
 		to := m.GetTo()
+		if hold != nil && (*hold)(to) {
+			continue
+		}
 		wire, err := proto.Marshal(m)
 		if err != nil {
 			r.log.Error("room: marshal raft message", "err", err)

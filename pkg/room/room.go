@@ -44,26 +44,30 @@ type Room struct {
 	events *queue[Event]
 	work   *queue[func()]
 
-	mu        sync.Mutex
-	peers     map[uint64]*peer
-	members   map[uint64]memberInfo // the replicated member table, as last seen
-	voters    map[uint64]bool
-	missing   map[uint64]time.Time // members with no connection, since when
-	leader    uint64
-	sponsor   *peer // a newcomer's connection to the doorman that admitted it
-	claim     *signal.Client
-	claiming  bool
-	reserved  uint64
-	knocking  map[string]bool // participants being admitted
-	dialing   map[uint64]bool // members being dialled
-	strikes   map[uint64]int  // bad frames received, per member
-	forks     map[uint64]bool // members whose chain was found to differ (fork.go)
-	closed    bool
-	proposals chan *proposal // to the proposer goroutine (proposer.go)
-	stop      chan struct{}
-	stopOnce  sync.Once
-	closedErr error
-	leaving   atomic.Bool
+	mu      sync.Mutex
+	peers   map[uint64]*peer
+	members map[uint64]memberInfo // the replicated member table, as last seen
+	voters  map[uint64]bool
+	missing map[uint64]time.Time // members with no connection, since when
+	leader  uint64
+	sponsor *peer // a newcomer's connection to the doorman that admitted it
+	// The newcomers this doorman added that have not caught up yet, and
+	// the given-up attempts being removed (sponsor.go).
+	sponsored     map[uint64]*peer
+	removingStale map[uint64]bool
+	claim         *signal.Client
+	claiming      bool
+	reserved      uint64
+	knocking      map[string]bool // participants being admitted
+	dialing       map[uint64]bool // members being dialled
+	strikes       map[uint64]int  // bad frames received, per member
+	forks         map[uint64]bool // members whose chain was found to differ (fork.go)
+	closed        bool
+	proposals     chan *proposal // to the proposer goroutine (proposer.go)
+	stop          chan struct{}
+	stopOnce      sync.Once
+	closedErr     error
+	leaving       atomic.Bool
 
 	leaderlessSince time.Time
 	recovering      bool
@@ -81,6 +85,7 @@ func newRoom(participant, roomID string, opts Options, app *state.Machine, meta 
 		app:      app, sm: newMachine(meta, app), identity: newIdentity(opts.Identity),
 		peers: map[uint64]*peer{}, members: map[uint64]memberInfo{}, voters: map[uint64]bool{},
 		missing: map[uint64]time.Time{}, knocking: map[string]bool{}, dialing: map[uint64]bool{}, strikes: map[uint64]int{}, forks: map[uint64]bool{},
+		sponsored: map[uint64]*peer{}, removingStale: map[uint64]bool{},
 		stop: make(chan struct{}),
 	}
 	for name, reducer := range opts.Reducers {
@@ -180,6 +185,10 @@ func Join(ctx context.Context, participant, roomID string, opts Options) (*Room,
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.withDefaults().JoinTimeout)
 	defer cancel()
+	// Every attempt knocks as the same identity, so that a doorman can tell
+	// an attempt this member gave up (added, but never caught up) from
+	// someone else with the same participant id (staleAttempt).
+	opts.Identity = newIdentity(opts.Identity)
 	for {
 		r, err := joinOnce(ctx, participant, roomID, opts)
 		if !errors.Is(err, errKnockAgain) || ctx.Err() != nil {

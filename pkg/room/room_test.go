@@ -117,17 +117,17 @@ func createWith(t testing.TB, url, name, roomID string, initial string, tweak fu
 
 func joinMember(t testing.TB, url, name, roomID string) *member {
 	t.Helper()
-	return joinLogged(t, url, name, roomID, nil)
+	return joinWith(t, url, name, roomID, nil)
 }
 
-// joinLogged is joinMember with the member logging to logger (nil: the
-// tests' default).
-func joinLogged(t testing.TB, url, name, roomID string, logger *slog.Logger) *member {
+// joinWith is joinMember with the tests' options changed by tweak (if not
+// nil) first.
+func joinWith(t testing.TB, url, name, roomID string, tweak func(*Options)) *member {
 	t.Helper()
 	rec := newRecorder()
 	opts := testOptions(url, rec)
-	if logger != nil {
-		opts.Logger = logger
+	if tweak != nil {
+		tweak(&opts)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()

@@ -1,0 +1,133 @@
+package room
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"time"
+
+	"github.com/rooms-dev/rooms/pkg/raftnode"
+)
+
+// A newcomer follows only the doorman that admitted it (its sponsor) until
+// it has caught up: before its first snapshot it knows no member's key, so
+// it cannot check another leader's proof of election. When the sponsor
+// stops leading after adding it but before it caught up, nobody can catch it
+// up any more. The sponsor then lets its connection go, which makes the
+// newcomer give up this attempt and knock again (whileConnected). The next
+// doorman finds the given-up attempt still in the member table, a learner
+// with the newcomer's key that is not connected to it, and removes it before
+// letting the newcomer in again.
+
+// sponsorNewcomer remembers a newcomer this doorman added until it has
+// caught up (it acknowledged something), left, or the attempt timed out.
+func (r *Room) sponsorNewcomer(id uint64, p *peer) {
+	r.mu.Lock()
+	leading := r.leader == r.self.Load()
+	if leading {
+		r.sponsored[id] = p
+	}
+	r.mu.Unlock()
+	if !leading { // leadership moved while it was being added: releaseSponsored ran already
+		r.log.Info("room: stopped leading before a newcomer caught up: letting it go so it knocks again", "peer", id)
+		r.dropPeer(id, p)
+		return
+	}
+	r.wg.Go(func() {
+		r.awaitCaughtUp(id)
+		r.mu.Lock()
+		if r.sponsored[id] == p {
+			delete(r.sponsored, id)
+		}
+		r.mu.Unlock()
+	})
+}
+
+// caughtUpCheck is how often a doorman looks whether a newcomer it added
+// has caught up: only during the admission, and a newcomer let go by
+// mistake (it caught up in the last check's interval) merely knocks again.
+const caughtUpCheck = 50 * time.Millisecond
+
+// awaitCaughtUp returns once newcomer id has acknowledged something to this
+// leader, is no member, this member stops leading, or the newcomer's join
+// would have timed out.
+func (r *Room) awaitCaughtUp(id uint64) {
+	tick := time.NewTicker(caughtUpCheck)
+	defer tick.Stop()
+	give := time.NewTimer(r.opts.JoinTimeout)
+	defer give.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-give.C:
+			return
+		case <-r.stop:
+			return
+		}
+		n := r.node.Load()
+		if n == nil {
+			return
+		}
+		st := n.Status()
+		if st.Leader != st.ID || st.Progress[id] > 0 || !slices.ContainsFunc(st.Members, func(m raftnode.Member) bool { return m.ID == id }) {
+			return
+		}
+	}
+}
+
+// releaseSponsored lets go of the newcomers this member added as doorman
+// that have not caught up: it no longer leads, and they follow no one else.
+func (r *Room) releaseSponsored() {
+	r.mu.Lock()
+	sponsored := r.sponsored
+	r.sponsored = map[uint64]*peer{}
+	for id := range sponsored {
+		if r.voters[id] { // promoted, which only a caught-up learner is
+			delete(sponsored, id)
+		}
+	}
+	r.mu.Unlock()
+	for id, p := range sponsored {
+		r.log.Info("room: stopped leading before a newcomer caught up: letting it go so it knocks again", "peer", id)
+		r.dropPeer(id, p)
+	}
+}
+
+// staleAttemptLocked returns the raft id of an attempt of k's newcomer that
+// it gave up: a learner with its participant id and its key (the knock
+// proves the key) that this doorman has no connection to. 0 if none.
+func (r *Room) staleAttemptLocked(k Knock) uint64 {
+	for id, mi := range r.members {
+		if mi.Participant == k.Participant && !r.voters[id] &&
+			bytes.Equal(mi.Key, k.Key) && !r.connectedLocked(id) {
+			return id
+		}
+	}
+	return 0
+}
+
+// removeStaleAttempt removes a given-up attempt from the room, once.
+func (r *Room) removeStaleAttempt(id uint64, participant string) {
+	r.mu.Lock()
+	started := r.removingStale[id]
+	r.removingStale[id] = true
+	r.mu.Unlock()
+	if started {
+		return
+	}
+	r.log.Info("room: removing a newcomer's given-up attempt", "participant", participant, "peer", id)
+	r.wg.Go(func() {
+		defer func() {
+			r.mu.Lock()
+			delete(r.removingStale, id)
+			r.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if n := r.node.Load(); n != nil {
+			if err := n.Remove(ctx, id); err != nil {
+				r.log.Info("room: could not remove a given-up attempt", "peer", id, "err", err)
+			}
+		}
+	})
+}
