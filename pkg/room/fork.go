@@ -101,11 +101,7 @@ func (r *Room) onChainFrame(from uint64, payload []byte) {
 		r.log.Debug("room: chain agrees", "peer", from, "index", index)
 		return
 	}
-	r.mu.Lock()
-	reported := r.forks[from]
-	r.forks[from] = true
-	r.mu.Unlock()
-	if reported {
+	if !r.markOnce(r.forks, from) {
 		return
 	}
 	err := fmt.Errorf("%w: member %d applied other changes up to index %d than this member: a doorman sent members different entries, or that member lies", ErrForked, from, index)

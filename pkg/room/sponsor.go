@@ -108,11 +108,7 @@ func (r *Room) staleAttemptLocked(k Knock) uint64 {
 
 // removeStaleAttempt removes a given-up attempt from the room, once.
 func (r *Room) removeStaleAttempt(id uint64, participant string) {
-	r.mu.Lock()
-	started := r.removingStale[id]
-	r.removingStale[id] = true
-	r.mu.Unlock()
-	if started {
+	if !r.markOnce(r.removingStale, id) {
 		return
 	}
 	r.log.Info("room: removing a newcomer's given-up attempt", "participant", participant, "peer", id)
@@ -130,4 +126,14 @@ func (r *Room) removeStaleAttempt(id uint64, participant string) {
 			}
 		}
 	})
+}
+
+// markOnce sets id in set, a map guarded by r.mu, and says whether it was
+// not set before.
+func (r *Room) markOnce(set map[uint64]bool, id uint64) (first bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	first = !set[id]
+	set[id] = true
+	return first
 }
