@@ -67,8 +67,11 @@ func BenchmarkWasmSize(b *testing.B) {
 // needs one and a half of them, plus signing and applying). floorP50Ms is
 // the same round (append, quorum acks, commit; until all five applied) in
 // plain JavaScript with no library between the same pages: this machine's
-// floor, which swings with its speed as updateP50Ms does. Figures only; no
-// asserts on speed.
+// floor, which swings with its speed as updateP50Ms does. cpuMsPerUpdate
+// is the CPU the browser used (all its processes and threads) per timed
+// update, mainThreadCpuMsPerUpdate the five pages' main threads' share: on a
+// machine with fewer cores than pages the latency follows them. Figures
+// only; no asserts on speed.
 func BenchmarkBrowserRoom(b *testing.B) {
 	var m map[string]float64
 	for b.Loop() {
@@ -85,7 +88,7 @@ func BenchmarkBrowserRoom(b *testing.B) {
 			b.Fatalf("scenario bench figures %q: %v", line, err)
 		}
 	}
-	for _, k := range []string{"loadMs", "createMs", "joinMs", "updateP50Ms", "updateP99Ms", "doormanP50Ms", "updatesPerSec", "pingRttP50Ms", "floorP50Ms"} {
+	for _, k := range []string{"loadMs", "createMs", "joinMs", "updateP50Ms", "updateP99Ms", "doormanP50Ms", "updatesPerSec", "pingRttP50Ms", "floorP50Ms", "cpuMsPerUpdate", "mainThreadCpuMsPerUpdate"} {
 		b.ReportMetric(m[k], k)
 	}
 }
