@@ -302,7 +302,7 @@ func (n *Node) TransferLeadership(ctx context.Context, to uint64) error {
 			// Raft refused the transfer, or gave it up after an election
 			// timeout: the transferee could not campaign (it was gone, or
 			// had a configuration change left to apply).
-			return fmt.Errorf("%w: still leading after an election timeout", ErrTransferFailed)
+			return fmt.Errorf("%w: this member still leads", ErrTransferFailed)
 		}
 		select {
 		case <-poll.C:

@@ -340,24 +340,21 @@ func (r *Room) admission(k Knock) (id uint64, reason string, retry bool) {
 		return 0, "participant id must be 1 to 128 bytes", false
 	}
 	r.mu.Lock()
-	self := r.self.Load()
-	switch {
-	case r.leader != self:
+	if r.leader != r.self.Load() {
 		r.mu.Unlock()
 		return 0, "this member is no longer the doorman; knock again", true
-	case len(r.members)+len(r.knocking) >= r.opts.MaxMembers:
-		r.mu.Unlock()
-		return 0, "room is full", false
-	case r.knocking[k.Participant]:
-		r.mu.Unlock()
-		return 0, fmt.Sprintf("participant id %q is already in the room", k.Participant), false
 	}
+	// Before the room counts as full: the given-up attempt holds a place.
 	if stale := r.staleAttemptLocked(k); stale != 0 {
 		r.mu.Unlock()
 		r.removeStaleAttempt(stale, k.Participant)
 		return 0, "this participant's previous attempt to join is being removed; knock again", true
 	}
-	if r.hasParticipant(k.Participant) {
+	switch {
+	case len(r.members)+len(r.knocking) >= r.opts.MaxMembers:
+		r.mu.Unlock()
+		return 0, "room is full", false
+	case r.knocking[k.Participant] || r.hasParticipant(k.Participant):
 		r.mu.Unlock()
 		return 0, fmt.Sprintf("participant id %q is already in the room", k.Participant), false
 	}

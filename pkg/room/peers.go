@@ -439,15 +439,23 @@ func (r *Room) removeUnreachable(now time.Time) {
 	for _, id := range gone {
 		r.log.Info("room: removing unreachable member", "peer", id)
 		r.wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if n := r.node.Load(); n != nil {
-				if err := n.Remove(ctx, id); err != nil {
-					r.log.Debug("room: remove", "peer", id, "err", err)
-				}
+			if err := r.removeMember(id); err != nil {
+				r.log.Debug("room: remove", "peer", id, "err", err)
 			}
 		})
 	}
+}
+
+// removeMember removes member id from the room, waiting a few seconds at
+// most for the change to apply.
+func (r *Room) removeMember(id uint64) error {
+	n := r.node.Load()
+	if n == nil {
+		return ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return n.Remove(ctx, id)
 }
 
 // maxStrikes is how many bad frames a peer may send before it is cut off:

@@ -2,7 +2,6 @@ package room
 
 import (
 	"bytes"
-	"context"
 	"slices"
 	"time"
 
@@ -34,7 +33,9 @@ func (r *Room) sponsorNewcomer(id uint64, p *peer) {
 		return
 	}
 	r.wg.Go(func() {
-		r.awaitCaughtUp(id)
+		if !r.awaitCaughtUp(id) {
+			return // releaseSponsored lets it go
+		}
 		r.mu.Lock()
 		if r.sponsored[id] == p {
 			delete(r.sponsored, id)
@@ -48,10 +49,10 @@ func (r *Room) sponsorNewcomer(id uint64, p *peer) {
 // mistake (it caught up in the last check's interval) merely knocks again.
 const caughtUpCheck = 50 * time.Millisecond
 
-// awaitCaughtUp returns once newcomer id has acknowledged something to this
-// leader, is no member, this member stops leading, or the newcomer's join
-// would have timed out.
-func (r *Room) awaitCaughtUp(id uint64) {
+// awaitCaughtUp waits until newcomer id has acknowledged something to this
+// leader, is no member, or its join would have timed out (true: forget it),
+// or until this member stops leading or closes (false).
+func (r *Room) awaitCaughtUp(id uint64) (forget bool) {
 	tick := time.NewTicker(caughtUpCheck)
 	defer tick.Stop()
 	give := time.NewTimer(r.opts.JoinTimeout)
@@ -60,17 +61,16 @@ func (r *Room) awaitCaughtUp(id uint64) {
 		select {
 		case <-tick.C:
 		case <-give.C:
-			return
+			return true
 		case <-r.stop:
-			return
+			return false
 		}
-		n := r.node.Load()
-		if n == nil {
-			return
-		}
-		st := n.Status()
-		if st.Leader != st.ID || st.Progress[id] > 0 || !slices.ContainsFunc(st.Members, func(m raftnode.Member) bool { return m.ID == id }) {
-			return
+		st := r.node.Load().Status()
+		switch {
+		case st.Leader != st.ID:
+			return false
+		case st.Progress[id] > 0 || !slices.ContainsFunc(st.Members, func(m raftnode.Member) bool { return m.ID == id }):
+			return true
 		}
 	}
 }
@@ -118,12 +118,8 @@ func (r *Room) removeStaleAttempt(id uint64, participant string) {
 			delete(r.removingStale, id)
 			r.mu.Unlock()
 		}()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if n := r.node.Load(); n != nil {
-			if err := n.Remove(ctx, id); err != nil {
-				r.log.Info("room: could not remove a given-up attempt", "peer", id, "err", err)
-			}
+		if err := r.removeMember(id); err != nil {
+			r.log.Info("room: could not remove a given-up attempt", "peer", id, "err", err)
 		}
 	})
 }
