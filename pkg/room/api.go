@@ -178,9 +178,11 @@ func sortPeers(ps []PeerInfo) {
 
 // HandOver makes another voter the doorman, if this member is the doorman;
 // a page whose tab is hidden (its timers throttled) calls it so that a
-// visible member stands for the room. It returns once another member leads,
-// or fails (errors.Is raftnode.ErrTransferFailed) when the chosen voter did
-// not take over within an election timeout; this member then still leads.
+// visible member stands for the room. It returns once another member leads.
+// A voter that cannot take over at once (a membership change it has still
+// to apply) is asked again, up to handOverAttempts times; after that, or
+// when ctx ends first, HandOver fails and this member still leads
+// (errors.Is raftnode.ErrTransferFailed, or ErrTimeout).
 func (r *Room) HandOver(ctx context.Context) error {
 	n := r.node.Load()
 	if n == nil || r.isClosed() {
@@ -190,8 +192,18 @@ func (r *Room) HandOver(ctx context.Context) error {
 	if st.Leader != st.ID {
 		return nil
 	}
-	if err := n.TransferLeadership(ctx, 0); err != nil {
+	var err error
+	for range handOverAttempts {
+		if err = n.TransferLeadership(ctx, 0); !errors.Is(err, raftnode.ErrTransferFailed) {
+			break
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("room: hand over: %w", err)
 	}
 	return nil
 }
+
+// handOverAttempts bounds HandOver's tries: each failed one has waited an
+// election timeout.
+const handOverAttempts = 3

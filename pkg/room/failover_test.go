@@ -2,6 +2,7 @@ package room
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 )
 
@@ -105,4 +106,31 @@ func TestDoormanHandsOver(t *testing.T) {
 	}
 	b.rec.waitFor(t, "b becoming doorman", func(e Event) bool { return e.Type == EventDoormanChange && e.Doorman == "b" })
 	joinMember(t, url, "c", "handover") // the new doorman admits
+}
+
+// A doorman that hands over the moment a newcomer was added may find the
+// other voter with that membership change still to apply, which keeps it
+// from taking over: HandOver asks again rather than failing.
+func TestDoormanHandsOverRightAfterANewcomerIsAdded(t *testing.T) {
+	url := startSignal(t)
+	ctx := ctxT(t)
+	handOver := make(chan error, 1)
+	var self atomic.Pointer[Room]
+	a := createWith(t, url, "a", "handover-added-now", `{}`, func(o *Options) {
+		record := o.OnEvent
+		o.OnEvent = func(e Event) {
+			record(e)
+			if e.Type == EventPeerJoin && e.Peer == "c" {
+				go func() { handOver <- self.Load().HandOver(ctx) }()
+			}
+		}
+	})
+	self.Store(a.Room)
+	b := joinMember(t, url, "b", "handover-added-now")
+	awaitVoters(t, a.Room, 2)
+	joinMember(t, url, "c", "handover-added-now")
+	if err := <-handOver; err != nil {
+		t.Fatalf("hand over right after c was added: %v", err)
+	}
+	b.rec.waitFor(t, "b becoming doorman", func(e Event) bool { return e.Type == EventDoormanChange && e.Doorman == "b" })
 }
