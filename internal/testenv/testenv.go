@@ -130,3 +130,17 @@ func BuildWasmTests(dir string) (runner, bin string, err error) {
 	}
 	return runner, bin, nil
 }
+
+// RunWasmTests runs the tests matching pattern in bin, built by
+// BuildWasmTests, under runner, with env added to this process's
+// environment. It fails unless the run exits cleanly and mustPass is among
+// the tests that passed: a pattern matching nothing would pass otherwise.
+func RunWasmTests(runner, bin, pattern, mustPass string, env ...string) (out []byte, err error) {
+	run := exec.Command(runner, bin, "-test.run", pattern, "-test.v")
+	run.Env = append(os.Environ(), env...)
+	out, err = run.CombinedOutput()
+	if err == nil && !strings.Contains(string(out), "--- PASS: "+mustPass) {
+		err = fmt.Errorf("%s did not pass", mustPass)
+	}
+	return out, err
+}

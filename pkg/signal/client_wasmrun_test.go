@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -31,13 +30,11 @@ func TestWasmBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	node, _ := exec.LookPath("node") // BuildWasmTests made sure there is one
-	env := append(os.Environ(), "NODE_OPTIONS="+nodeWebSocketFlag(t, node))
+	nodeOptions := "NODE_OPTIONS=" + nodeWebSocketFlag(t, node)
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			run := exec.Command(wasmExec, bin, "-test.run", "^TestWasmClient$", "-test.v")
-			run.Env = append(env, "SIGNAL_WASM_URL="+b.URL(t))
-			out, err := run.CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "--- PASS: TestWasmClient") {
+			out, err := testenv.RunWasmTests(wasmExec, bin, "^TestWasmClient$", "TestWasmClient", nodeOptions, "SIGNAL_WASM_URL="+b.URL(t))
+			if err != nil {
 				t.Fatalf("wasm TestWasmClient: %v\n%s", err, out)
 			}
 			if testing.Verbose() {
@@ -46,10 +43,8 @@ func TestWasmBuild(t *testing.T) {
 		})
 	}
 	t.Run("browser-binding", func(t *testing.T) {
-		run := exec.Command(wasmExec, bin, "-test.run", "^TestWasmBrowser", "-test.v")
-		run.Env = append(env, "SIGNAL_WASM_PROBE_URL="+startProbeServer(t))
-		out, err := run.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "--- PASS: TestWasmBrowserServerCloses") {
+		out, err := testenv.RunWasmTests(wasmExec, bin, "^TestWasmBrowser", "TestWasmBrowserServerCloses", nodeOptions, "SIGNAL_WASM_PROBE_URL="+startProbeServer(t))
+		if err != nil {
 			t.Fatalf("wasm TestWasmBrowser: %v\n%s", err, out)
 		}
 		if testing.Verbose() {

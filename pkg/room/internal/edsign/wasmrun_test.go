@@ -3,8 +3,6 @@
 package edsign
 
 import (
-	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/rooms-dev/rooms/internal/testenv"
@@ -19,8 +17,7 @@ func TestWasmBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(wasmExec, bin, "-test.run", "^TestWasmEngine$", "-test.v").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestWasmEngine") {
+	if out, err := testenv.RunWasmTests(wasmExec, bin, "^TestWasmEngine$", "TestWasmEngine"); err != nil {
 		t.Fatalf("wasm TestWasmEngine: %v\n%s", err, out)
 	}
 }
