@@ -345,16 +345,17 @@ func (r *Room) admission(k Knock) (id uint64, reason string, retry bool) {
 		return 0, "this member is no longer the doorman; knock again", true
 	}
 	// Before the room counts as full: the given-up attempt holds a place.
-	if stale := r.staleAttemptLocked(k); stale != 0 {
+	memberID, mi, isMember := r.memberNamedLocked(k.Participant)
+	if isMember && r.isStaleAttemptLocked(memberID, mi, k) {
 		r.mu.Unlock()
-		r.removeStaleAttempt(stale, k.Participant)
+		r.removeStaleAttempt(memberID, k.Participant)
 		return 0, "this participant's previous attempt to join is being removed; knock again", true
 	}
 	switch {
 	case len(r.members)+len(r.knocking) >= r.opts.MaxMembers:
 		r.mu.Unlock()
 		return 0, "room is full", false
-	case r.knocking[k.Participant] || r.hasParticipant(k.Participant):
+	case r.knocking[k.Participant] || isMember:
 		r.mu.Unlock()
 		return 0, fmt.Sprintf("participant id %q is already in the room", k.Participant), false
 	}
@@ -374,13 +375,15 @@ func (r *Room) admission(k Knock) (id uint64, reason string, retry bool) {
 	return id, "", false
 }
 
-func (r *Room) hasParticipant(name string) bool {
-	for _, mi := range r.members {
+// memberNamedLocked finds the member with participant id name (admission
+// keeps them unique).
+func (r *Room) memberNamedLocked(name string) (id uint64, mi memberInfo, ok bool) {
+	for id, mi := range r.members {
 		if mi.Participant == name {
-			return true
+			return id, mi, true
 		}
 	}
-	return false
+	return 0, memberInfo{}, false
 }
 
 func (r *Room) doneKnocking(participant string) {

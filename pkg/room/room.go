@@ -187,7 +187,7 @@ func Join(ctx context.Context, participant, roomID string, opts Options) (*Room,
 	defer cancel()
 	// Every attempt knocks as the same identity, so that a doorman can tell
 	// an attempt this member gave up (added, but never caught up) from
-	// someone else with the same participant id (staleAttemptLocked).
+	// someone else with the same participant id (isStaleAttemptLocked).
 	opts.Identity = newIdentity(opts.Identity)
 	for {
 		r, err := joinOnce(ctx, participant, roomID, opts)

@@ -93,17 +93,12 @@ func (r *Room) releaseSponsored() {
 	}
 }
 
-// staleAttemptLocked returns the raft id of an attempt of k's newcomer that
-// it gave up: a learner with its participant id and its key (the knock
-// proves the key) that this doorman has no connection to. 0 if none.
-func (r *Room) staleAttemptLocked(k Knock) uint64 {
-	for id, mi := range r.members {
-		if mi.Participant == k.Participant && !r.voters[id] &&
-			bytes.Equal(mi.Key, k.Key) && !r.connectedLocked(id) {
-			return id
-		}
-	}
-	return 0
+// isStaleAttemptLocked tells whether member id (mi), which has k's
+// participant id, is an attempt of k's newcomer that it gave up: a learner
+// with its key (the knock proves the key) that this doorman has no
+// connection to.
+func (r *Room) isStaleAttemptLocked(id uint64, mi memberInfo, k Knock) bool {
+	return !r.voters[id] && bytes.Equal(mi.Key, k.Key) && !r.connectedLocked(id)
 }
 
 // removeStaleAttempt removes a given-up attempt from the room, once.
