@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,12 +68,19 @@ func BenchmarkWasmSize(b *testing.B) {
 // needs one and a half of them, plus signing and applying). floorP50Ms is
 // the same round (append, quorum acks, commit; until all five applied) in
 // plain JavaScript with no library between the same pages: this machine's
-// floor, which swings with its speed as updateP50Ms does. cpuMsPerUpdate
+// floor, which swings with its speed as updateP50Ms does. goFloorP50Ms is
+// that round handled by Go compiled to wasm and doing nothing else
+// (gofloor), called through syscall/js as rooms.wasm is: Go's own cost in
+// the page; goExportFloorP50Ms the same through //go:wasmexport, with no
+// js.Value on the way. cpuMsPerUpdate
 // is the CPU the browser used (all its processes and threads) per timed
 // update, mainThreadCpuMsPerUpdate the five pages' main threads' share: on a
 // machine with fewer cores than pages the latency follows them. Figures
 // only; no asserts on speed.
 func BenchmarkBrowserRoom(b *testing.B) {
+	if err := buildGoFloor(env.dist); err != nil {
+		b.Fatal(err)
+	}
 	var m map[string]float64
 	for b.Loop() {
 		out, err := runScenario("bench")
@@ -88,9 +96,21 @@ func BenchmarkBrowserRoom(b *testing.B) {
 			b.Fatalf("scenario bench figures %q: %v", line, err)
 		}
 	}
-	for _, k := range []string{"loadMs", "createMs", "joinMs", "updateP50Ms", "updateP99Ms", "doormanP50Ms", "updatesPerSec", "pingRttP50Ms", "floorP50Ms", "cpuMsPerUpdate", "mainThreadCpuMsPerUpdate"} {
+	for _, k := range []string{"loadMs", "createMs", "joinMs", "updateP50Ms", "updateP99Ms", "doormanP50Ms", "updatesPerSec", "pingRttP50Ms", "floorP50Ms", "goFloorP50Ms", "goExportFloorP50Ms", "cpuMsPerUpdate", "mainThreadCpuMsPerUpdate"} {
 		b.ReportMetric(m[k], k)
 	}
+}
+
+// buildGoFloor builds js/test/gofloor into dir as gofloor.wasm, where the
+// bench scenario's floor.js loads it.
+func buildGoFloor(dir string) error {
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "gofloor.wasm"), "./js/test/gofloor")
+	cmd.Dir = env.root
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building gofloor.wasm: %w\n%s", err, out)
+	}
+	return nil
 }
 
 // TestBrowserBuildStaysLean guards rooms.wasm's size budget: the browser

@@ -402,8 +402,10 @@ const scenarios = {
 // all of 5 pages (p50/p99) and to the doorman's page alone (p50: the
 // commit; the rest is the followers learning of it and applying), and
 // updates/s with every page updating; and this machine's floor: the same
-// round in plain JavaScript between the same pages (pages/floor.js), whose
-// p50 beside updateP50Ms tells the library's cost from the machine's speed.
+// round between the same pages with no library (pages/floor.js), in plain
+// JavaScript and in Go compiled to wasm doing nothing else, whose p50s
+// beside updateP50Ms tell the library's cost from the machine's speed and
+// from Go's own cost in the page.
 scenarios.bench = async function bench() {
   const pages = await Promise.all([0, 1, 2, 3, 4].map(() => open()))
   // Page load to Rooms usable: from navigation start to the Go runtime
@@ -508,7 +510,8 @@ scenarios.bench = async function bench() {
   console.log('BENCH ' + JSON.stringify({
     loadMs, createMs: created, joinMs: joins.reduce((a, b) => a + b, 0) / joins.length,
     updateP50Ms: pct(0.5), updateP99Ms: pct(0.99), doormanP50Ms: doorman[doorman.length >> 1],
-    updatesPerSec: rate, pingRttP50Ms: pings[pings.length >> 1], floorP50Ms: floor[floor.length >> 1],
+    updatesPerSec: rate, pingRttP50Ms: pings[pings.length >> 1],
+    floorP50Ms: floor.js, goFloorP50Ms: floor.go, goExportFloorP50Ms: floor.export,
     ...cpuPerUpdate(cpuBefore, cpuAfter, rounds.length),
   }))
 
@@ -519,11 +522,15 @@ scenarios.bench = async function bench() {
     return { cpuMsPerUpdate: (after.total - before.total) / n, mainThreadCpuMsPerUpdate: (after.main - before.main) / n }
   }
 
-  // floorRounds times 60 rounds (the first 10 warm up) of floor.js over
-  // fresh peer connections between every pair of pages, the driver
-  // relaying their SDP; a round's latency is until all five applied it.
+  // floorRounds times floor.js's round over fresh peer connections
+  // between every pair of pages, the driver relaying their SDP, in each of
+  // its ways: plain JavaScript, and Go compiled to wasm through syscall/js
+  // and through wasmexport (gofloor.wasm, which BenchmarkBrowserRoom builds
+  // into the dist). Per way: 100 untimed rounds, then 100 timed; a round's
+  // latency is until all five pages applied it.
   async function floorRounds(pages) {
     await Promise.all(pages.map(p => p.addScriptTag({ url: `${base}/pages/floor.js` })))
+    await Promise.all(pages.map(p => p.evaluate(url => window.Floor.loadGo(url), `${base}/dist/gofloor.wasm`)))
     for (let i = 0; i < pages.length; i++) {
       for (let j = i + 1; j < pages.length; j++) {
         const offer = await pages[i].evaluate(j => window.Floor.offer(j), j)
@@ -532,11 +539,21 @@ scenarios.bench = async function bench() {
       }
     }
     await Promise.all(pages.map(p => p.evaluate(() => window.Floor.allOpen())))
-    const started = await pages[0].evaluate(rounds => window.Floor.run(rounds), 60)
-    const applied = await Promise.all(pages.map(p => p.evaluate(() => window.Floor.applied())))
-    const latencies = []
-    for (let seq = 11; seq <= 60; seq++) latencies.push(Math.max(...applied.map(a => a[seq])) - started[seq])
-    return latencies.sort((a, b) => a - b)
+    // The ways take turns, 25 rounds at a time, so that the machine's
+    // drifting speed (and the code warming up) favours none of them.
+    const modes = ['js', 'go', 'export'], latencies = { js: [], go: [], export: [] }
+    for (let pass = 0; pass < 6; pass++) {
+      for (const mode of modes) {
+        await Promise.all(pages.map(p => p.evaluate(m => window.Floor.setMode(m), mode)))
+        const rounds = await pages[0].evaluate(rounds => window.Floor.run(rounds), pass < 2 ? 50 : 25)
+        if (pass < 2) continue // untimed: V8 tiers the code up meanwhile
+        const applied = await Promise.all(pages.map(p => p.evaluate(() => window.Floor.applied())))
+        for (const { seq, started } of rounds) latencies[mode].push(Math.max(...applied.map(a => a[seq])) - started)
+      }
+    }
+    const p50 = {}
+    for (const mode of modes) p50[mode] = latencies[mode].sort((a, b) => a - b)[latencies[mode].length >> 1]
+    return p50
   }
 }
 

@@ -1,8 +1,13 @@
 // This machine's floor for BenchmarkBrowserRoom: the round a Rooms update
-// makes (the leader's append, acks from a quorum, the commit) in plain
-// JavaScript over a full mesh of data channels, no Rooms code involved.
-// The machine's speed swings about 2x between runs; next to this figure
-// the room's latency says what the library itself costs.
+// makes (the leader's append, acks from a quorum, the commit) over a full
+// mesh of data channels, no Rooms code involved. The machine's speed swings
+// about 2x between runs; next to this figure the room's latency says what
+// the library itself costs.
+//
+// The round's message handling runs in one of three ways (setMode): 'js',
+// plain JavaScript; 'go' and 'export', Go compiled to wasm (gofloor.wasm,
+// see ../gofloor), called through syscall/js as rooms.wasm is, or through
+// //go:wasmexport. The Go ways tell what Go in the page costs by itself.
 //
 // The node driver relays each pair's SDP (offer, answer, finish), then
 // page 0 leads the rounds (run) and every page reports when it applied
@@ -13,6 +18,7 @@ window.Floor = (() => {
   const APPEND = 1, ACK = 2, COMMIT = 3, DONE = 4
   const SIZE = { [APPEND]: 300, [ACK]: 60, [COMMIT]: 60, [DONE]: 8 }
   const QUORUM_ACKS = 2 // with the leader's own vote, 3 of 5
+  const ROUND_TIMEOUT_MS = 5000 // a lost round fails the benchmark, it does not hang it
 
   const wallClock = () => performance.timeOrigin + performance.now() // comparable across pages
   const connections = {} // peer → RTCPeerConnection, kept so they are not collected
@@ -22,6 +28,9 @@ window.Floor = (() => {
   const acks = {} // seq → acks the leader has had
   const pendingDone = {} // seq → followers the leader still waits for
   let roundDone = null
+  let nextSeq = 1 // rounds are numbered across runs, so a late ack never counts twice
+  let mode = 'js'
+  let go = null // gofloor's exports, once loaded
 
   function message(type, seq) {
     const bytes = new Uint8Array(SIZE[type])
@@ -52,13 +61,52 @@ window.Floor = (() => {
     }
   }
 
+  function receive(peer, data) {
+    if (mode === 'js') handle(peer, data)
+    else if (mode === 'go') go.syscallJS.goHandle(peer, data)
+    else {
+      new Uint8Array(go.exports.mem.buffer, go.inbox, data.byteLength).set(new Uint8Array(data))
+      go.exports.floorHandle(peer, data.byteLength)
+    }
+  }
+
+  // What gofloor.wasm calls, either way: the same steps handle takes.
+  const goCalls = {
+    sendTo: (peer, bytes) => channels[peer].send(bytes),
+    markApplied: seq => { appliedAt[seq] = wallClock() },
+    endRound: () => roundDone(),
+  }
+
+  // loadGo starts gofloor.wasm in this page (beside rooms.wasm, with its
+  // own Go runtime). It binds its syscall/js functions onto goCalls.
+  async function loadGo(url) {
+    const runtime = new globalThis.Go()
+    runtime.importObject.floor = {
+      sendTo: (peer, ptr, n) => goCalls.sendTo(peer, new Uint8Array(go.exports.mem.buffer, ptr, n)),
+      markApplied: goCalls.markApplied,
+      endRound: goCalls.endRound,
+    }
+    const response = await fetch(url)
+    if (!response.ok) throw new Error(`floor: ${url}: HTTP ${response.status} (BenchmarkBrowserRoom builds it)`)
+    const { instance } = await WebAssembly.instantiateStreaming(response, runtime.importObject)
+    const started = new Promise(resolve => { goCalls.started = resolve })
+    runtime.run(instance)
+    await started // the exports need the Go runtime up
+    go = { exports: instance.exports, inbox: instance.exports.floorInbox(), syscallJS: goCalls }
+  }
+
+  function setMode(m) {
+    if (m !== 'js' && !go) throw new Error(`floor: mode ${m} needs loadGo first`)
+    mode = m
+  }
+
   // connect opens a pre-agreed (negotiated) channel, so neither side has
   // to wait for the other to announce it.
   function connect(peer) {
     const pc = new RTCPeerConnection()
     const channel = pc.createDataChannel('floor', { negotiated: true, id: 1, ordered: true })
     channel.binaryType = 'arraybuffer'
-    channel.onmessage = e => handle(peer, e.data)
+    channel.onmessage = e => receive(peer, e.data)
     connections[peer] = pc
     channels[peer] = channel
     return pc
@@ -103,17 +151,37 @@ window.Floor = (() => {
 
   // run leads the rounds one after another, as the room benchmark's
   // updates go: each starts once every follower has applied the last.
+  // It returns the rounds' numbers and when each started.
   async function run(rounds) {
-    for (let seq = 1; seq <= rounds; seq++) {
+    const out = []
+    const peers = Object.keys(channels).map(Number)
+    for (let k = 0; k < rounds; k++) {
+      const seq = nextSeq++
       acks[seq] = 0
-      pendingDone[seq] = Object.keys(channels).length
+      pendingDone[seq] = peers.length
       const done = new Promise(resolve => { roundDone = resolve })
       started[seq] = wallClock()
-      broadcast(message(APPEND, seq))
-      await done
+      start(seq, peers)
+      await within(done, ROUND_TIMEOUT_MS, `floor: round ${seq} (${mode})`)
+      out.push({ seq, started: started[seq] })
     }
-    return started
+    return out
   }
 
-  return { offer, answer, finish, allOpen, run, applied: () => appliedAt }
+  function within(promise, ms, what) {
+    let timer
+    const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not end within ${ms} ms`)), ms) })
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+  }
+
+  function start(seq, peers) {
+    if (mode === 'js') broadcast(message(APPEND, seq))
+    else if (mode === 'go') go.syscallJS.goStart(seq, peers)
+    else {
+      new Uint8Array(go.exports.mem.buffer, go.inbox, peers.length).set(peers)
+      go.exports.floorStart(seq, peers.length)
+    }
+  }
+
+  return { offer, answer, finish, allOpen, loadGo, setMode, run, applied: () => appliedAt, goCalls }
 })()
