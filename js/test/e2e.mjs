@@ -428,60 +428,7 @@ scenarios.bench = async function bench() {
     }, [`p${i}`, roomId]))
   }
   await Promise.all(pages.map(p => p.waitForFunction(() => window.T.room.peers.length === 5, null, WAIT)))
-  // Each page stamps, in the shared wall clock, when it saw each version,
-  // then tells page 0, which runs the updates one after another by itself:
-  // driving each update from here would put the driver's own calls into
-  // the five pages (waiting on each over CDP) in the very window measured.
-  // floor.js paces its rounds the same way.
-  await Promise.all(pages.map(p => p.evaluate(() => {
-    window.T.seen = {}
-    window.T.room.on('state-update', c => {
-      window.T.seen[c.version] = performance.timeOrigin + performance.now()
-      if (window.T.room.self !== 'p0') window.T.room.send({ seen: c.version }, 'p0')
-    })
-  })))
-  await pages[0].evaluate(() => {
-    const room = window.T.room, followers = room.peers.length - 1
-    const seenBy = {}, waiting = {}
-    room.on('message', d => {
-      if (d.seen === undefined) return
-      seenBy[d.seen] = (seenBy[d.seen] || 0) + 1
-      if (seenBy[d.seen] === followers && waiting[d.seen]) waiting[d.seen]()
-    })
-    // Seen messages are ephemeral (unreliable): one lost costs a pause, not
-    // the run; the stamps come from each page's own state-update events.
-    const allSeen = v => seenBy[v] === followers ? null : Promise.race([
-      new Promise(resolve => { waiting[v] = resolve }), new Promise(resolve => setTimeout(resolve, 2000)),
-    ])
-    window.runRounds = async n => {
-      const out = []
-      for (let k = 0; k < n; k++) {
-        const sent = performance.timeOrigin + performance.now()
-        await room.update([{ op: 'replace', path: '/n', value: k }])
-        out.push({ version: room.version, sent })
-        await allSeen(room.version)
-      }
-      return out
-    }
-  })
-  // Untimed rounds first: V8 compiles the hot wasm functions again, better,
-  // as they run, for a long while (hundreds of updates) and on the same two
-  // cores; a room in use for a while runs that code. The timed rounds then
-  // measure it, not the compiler.
-  await pages[0].evaluate(n => window.runRounds(n), 150)
-  const cpuBefore = browserCPU()
-  const rounds = await pages[0].evaluate(n => window.runRounds(n), 100)
-  const cpuAfter = browserCPU()
-  await Promise.all(pages.map(p => waitVersion(p, rounds[rounds.length - 1].version)))
-  const seen = await Promise.all(pages.map(p => p.evaluate(() => window.T.seen)))
-  const latencies = []
-  const doorman = [] // until the doorman (page 0) applied it: the commit, before the followers learn of it
-  for (const { version, sent } of rounds) {
-    latencies.push(Math.max(...seen.map(s => s[version])) - sent)
-    doorman.push(seen[0][version] - sent)
-  }
-  latencies.sort((a, b) => a - b)
-  doorman.sort((a, b) => a - b)
+  const { latencies, doorman, cpu } = await timedUpdates(pages)
   const pct = q => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
   // The transport's floor: an ephemeral ping answered by another page and
   // back (page → Go → data channel → Go → page, twice), no raft involved.
@@ -507,13 +454,85 @@ scenarios.bench = async function bench() {
   }, perPage)))
   const rate = (5 * perPage) / ((Date.now() - start) / 1000)
   const floor = await floorRounds(pages)
+  const twoPages = await twoPageRoom(pages)
   console.log('BENCH ' + JSON.stringify({
     loadMs, createMs: created, joinMs: joins.reduce((a, b) => a + b, 0) / joins.length,
     updateP50Ms: pct(0.5), updateP99Ms: pct(0.99), doormanP50Ms: doorman[doorman.length >> 1],
     updatesPerSec: rate, pingRttP50Ms: pings[pings.length >> 1],
     floorP50Ms: floor.js, goFloorP50Ms: floor.go, goExportFloorP50Ms: floor.export,
-    ...cpuPerUpdate(cpuBefore, cpuAfter, rounds.length),
+    ...cpu, updateP50Ms2Pages: twoPages.latencies[twoPages.latencies.length >> 1],
   }))
+
+  // twoPageRoom closes the five pages and times the same updates in a room
+  // of two fresh ones: on this two-core machine, a core for each page.
+  async function twoPageRoom(five) {
+    await Promise.all(five.map(p => p.context().close()))
+    const pair = await Promise.all([0, 1].map(() => open()))
+    const id = `${roomId}-pair`
+    await pair[0].evaluate(id => window.T.create('p0', id, { n: 0, by: {} }), id)
+    await pair[1].evaluate(id => window.T.join('p1', id), id)
+    await Promise.all(pair.map(p => p.waitForFunction(() => window.T.room.peers.length === 2, null, WAIT)))
+    return timedUpdates(pair)
+  }
+
+  // timedUpdates times updates made by page 0 in the room all the pages
+  // are in. Each page stamps, in the shared wall clock, when it saw each version,
+  // then tells page 0, which runs the updates one after another by itself:
+  // driving each update from here would put the driver's own calls into
+  // the five pages (waiting on each over CDP) in the very window measured.
+  // floor.js paces its rounds the same way.
+  async function timedUpdates(pages) {
+    await Promise.all(pages.map(p => p.evaluate(() => {
+      window.T.seen = {}
+      window.T.room.on('state-update', c => {
+        window.T.seen[c.version] = performance.timeOrigin + performance.now()
+        if (window.T.room.self !== 'p0') window.T.room.send({ seen: c.version }, 'p0')
+      })
+    })))
+    await pages[0].evaluate(() => {
+      const room = window.T.room, followers = room.peers.length - 1
+      const seenBy = {}, waiting = {}
+      room.on('message', d => {
+        if (d.seen === undefined) return
+        seenBy[d.seen] = (seenBy[d.seen] || 0) + 1
+        if (seenBy[d.seen] === followers && waiting[d.seen]) waiting[d.seen]()
+      })
+      // Seen messages are ephemeral (unreliable): one lost costs a pause, not
+      // the run; the stamps come from each page's own state-update events.
+      const allSeen = v => seenBy[v] === followers ? null : Promise.race([
+        new Promise(resolve => { waiting[v] = resolve }), new Promise(resolve => setTimeout(resolve, 2000)),
+      ])
+      window.runRounds = async n => {
+        const out = []
+        for (let k = 0; k < n; k++) {
+          const sent = performance.timeOrigin + performance.now()
+          await room.update([{ op: 'replace', path: '/n', value: k }])
+          out.push({ version: room.version, sent })
+          await allSeen(room.version)
+        }
+        return out
+      }
+    })
+    // Untimed rounds first: V8 compiles the hot wasm functions again, better,
+    // as they run, for a long while (hundreds of updates) and on the same two
+    // cores; a room in use for a while runs that code. The timed rounds then
+    // measure it, not the compiler.
+    await pages[0].evaluate(n => window.runRounds(n), 150)
+    const cpuBefore = browserCPU()
+    const rounds = await pages[0].evaluate(n => window.runRounds(n), 100)
+    const cpuAfter = browserCPU()
+    await Promise.all(pages.map(p => waitVersion(p, rounds[rounds.length - 1].version)))
+    const seen = await Promise.all(pages.map(p => p.evaluate(() => window.T.seen)))
+    const latencies = []
+    const doorman = [] // until the doorman (page 0) applied it: the commit, before the followers learn of it
+    for (const { version, sent } of rounds) {
+      latencies.push(Math.max(...seen.map(s => s[version])) - sent)
+      doorman.push(seen[0][version] - sent)
+    }
+    latencies.sort((a, b) => a - b)
+    doorman.sort((a, b) => a - b)
+    return { latencies, doorman, cpu: cpuPerUpdate(cpuBefore, cpuAfter, rounds.length) }
+  }
 
   // cpuPerUpdate: the browser's CPU (all processes and threads, and the
   // pages' main threads) per timed update, while they ran.
