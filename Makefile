@@ -28,7 +28,7 @@ node_modules/.installed: package.json package-lock.json
 
 lint:
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./pkg/signal ./pkg/mesh ./pkg/state ./pkg/raftnode ./pkg/room ./wasm
+	GOOS=js GOARCH=wasm $(GO) vet ./pkg/signal ./pkg/mesh ./pkg/state ./pkg/raftnode ./pkg/room ./wasm ./js/test/gofloor
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 test: deps lint test-go
