@@ -73,7 +73,9 @@ func BenchmarkWasmSize(b *testing.B) {
 // goFloorP50Ms is that round handled by Go compiled to wasm and doing
 // nothing else (gofloor), called through syscall/js as rooms.wasm is: Go's
 // own cost in the page; goExportFloorP50Ms the same through
-// //go:wasmexport, with no js.Value on the way.
+// //go:wasmexport, with no js.Value on the way. goCallUs and
+// goExportCallUs time one call into Go that does nothing, each way, in a
+// page with no updates running.
 //
 // cpuMsPerUpdate is the CPU the browser used (all its processes and
 // threads) per timed update, mainThreadCpuMsPerUpdate the five pages' main
@@ -101,7 +103,7 @@ func BenchmarkBrowserRoom(b *testing.B) {
 			b.Fatalf("scenario bench figures %q: %v", line, err)
 		}
 	}
-	for _, k := range []string{"loadMs", "createMs", "joinMs", "updateP50Ms", "updateP99Ms", "doormanP50Ms", "updatesPerSec", "pingRttP50Ms", "floorP50Ms", "goFloorP50Ms", "goExportFloorP50Ms", "cpuMsPerUpdate", "mainThreadCpuMsPerUpdate", "updateP50Ms2Pages"} {
+	for _, k := range []string{"loadMs", "createMs", "joinMs", "updateP50Ms", "updateP99Ms", "doormanP50Ms", "updatesPerSec", "pingRttP50Ms", "floorP50Ms", "goFloorP50Ms", "goExportFloorP50Ms", "goCallUs", "goExportCallUs", "cpuMsPerUpdate", "mainThreadCpuMsPerUpdate", "updateP50Ms2Pages"} {
 		b.ReportMetric(m[k], k)
 	}
 }

@@ -454,12 +454,15 @@ scenarios.bench = async function bench() {
   }, perPage)))
   const rate = (5 * perPage) / ((Date.now() - start) / 1000)
   const floor = await floorRounds(pages)
+  // A call into Go that does nothing, each way, with no updates running.
+  const callUs = await pages[0].evaluate(() => window.Floor.callCost())
   const twoPages = await twoPageRoom(pages)
   console.log('BENCH ' + JSON.stringify({
     loadMs, createMs: created, joinMs: joins.reduce((a, b) => a + b, 0) / joins.length,
     updateP50Ms: pct(0.5), updateP99Ms: pct(0.99), doormanP50Ms: doorman[doorman.length >> 1],
     updatesPerSec: rate, pingRttP50Ms: pings[pings.length >> 1],
     floorP50Ms: floor.js, goFloorP50Ms: floor.go, goExportFloorP50Ms: floor.export,
+    goCallUs: callUs.syscallJS, goExportCallUs: callUs.export,
     ...cpu, updateP50Ms2Pages: twoPages.latencies[twoPages.latencies.length >> 1],
   }))
 

@@ -114,6 +114,8 @@ func bindSyscallJS(calls js.Value) {
 		r.handle(int32(args[0].Int()), msg)
 		return nil
 	}))
+	// goNothing and floorNothing time a bare call into Go each way.
+	calls.Set("goNothing", js.FuncOf(func(js.Value, []js.Value) any { return nil }))
 	calls.Set("goStart", js.FuncOf(func(_ js.Value, args []js.Value) any {
 		peers := make([]int32, args[1].Length())
 		for i := range peers {
@@ -143,6 +145,9 @@ func importedEndRound()
 
 //go:wasmexport floorInbox
 func exportedInbox() unsafe.Pointer { return unsafe.Pointer(&inbox[0]) }
+
+//go:wasmexport floorNothing
+func exportedNothing() {}
 
 //go:wasmexport floorHandle
 func exportedHandle(from, n int32) {

@@ -95,6 +95,18 @@ window.Floor = (() => {
     go = { exports: instance.exports, inbox: instance.exports.floorInbox(), syscallJS: goCalls }
   }
 
+  // callCost times a call into Go that does nothing, through syscall/js
+  // and through an export, in microseconds each, in a quiet page.
+  function callCost(n = 20000) {
+    const time = f => {
+      for (let i = 0; i < n / 10; i++) f() // warm-up
+      const start = performance.now()
+      for (let i = 0; i < n; i++) f()
+      return (performance.now() - start) * 1000 / n
+    }
+    return { syscallJS: time(() => goCalls.goNothing()), export: time(() => go.exports.floorNothing()) }
+  }
+
   function setMode(m) {
     if (m !== 'js' && !go) throw new Error(`floor: mode ${m} needs loadGo first`)
     mode = m
@@ -183,5 +195,5 @@ window.Floor = (() => {
     }
   }
 
-  return { offer, answer, finish, allOpen, loadGo, setMode, run, applied: () => appliedAt, goCalls }
+  return { offer, answer, finish, allOpen, loadGo, callCost, setMode, run, applied: () => appliedAt, goCalls }
 })()
