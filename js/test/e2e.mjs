@@ -405,7 +405,8 @@ const scenarios = {
 // round between the same pages with no library (pages/floor.js), in plain
 // JavaScript and in Go compiled to wasm doing nothing else, whose p50s
 // beside updateP50Ms tell the library's cost from the machine's speed and
-// from Go's own cost in the page.
+// from Go's own cost in the page; and last, the updates' latency in a room
+// of two pages (on a 2-core machine, a core for each).
 scenarios.bench = async function bench() {
   const pages = await Promise.all([0, 1, 2, 3, 4].map(() => open()))
   // Page load to Rooms usable: from navigation start to the Go runtime

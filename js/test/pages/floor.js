@@ -61,6 +61,7 @@ window.Floor = (() => {
     }
   }
 
+  // receive hands a message to the current mode's handler.
   function receive(peer, data) {
     if (mode === 'js') handle(peer, data)
     else if (mode === 'go') go.syscallJS.goHandle(peer, data)
@@ -108,6 +109,7 @@ window.Floor = (() => {
   }
 
   function setMode(m) {
+    if (!['js', 'go', 'export'].includes(m)) throw new Error(`floor: unknown mode ${JSON.stringify(m)}`)
     if (m !== 'js' && !go) throw new Error(`floor: mode ${m} needs loadGo first`)
     mode = m
   }
