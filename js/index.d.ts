@@ -182,7 +182,11 @@ export declare class Room<S = any> {
   addStream(stream: MediaStream): void
   /** Stops sending a stream given to addStream. */
   removeStream(stream: MediaStream): void
-  /** If this member is the doorman, makes another voter the doorman (done by itself when the page is hidden). */
+  /**
+   * If this member is the doorman, makes another voter the doorman (done by
+   * itself when the page is hidden; a failure then is an 'error' event).
+   * Rejects with kind "no-voter" when there is no other voter.
+   */
   handOver(): Promise<void>
   leave(): Promise<void>
 }

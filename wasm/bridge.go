@@ -67,6 +67,8 @@ func errorKind(err error) string {
 		return "timeout"
 	case errors.Is(err, room.ErrClosed):
 		return "closed"
+	case errors.Is(err, room.ErrNoOtherVoter):
+		return "no-voter"
 	case errors.Is(err, state.ErrConflict):
 		return "conflict"
 	case errors.Is(err, state.ErrReducer), errors.Is(err, state.ErrUnknownAction):

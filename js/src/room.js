@@ -7,6 +7,7 @@ import { loadRuntime } from './runtime.js'
 
 const EVENTS = new Set(['state-update', 'peer-join', 'peer-leave', 'doorman-change', 'message', 'track', 'raft', 'error', 'closed'])
 const internal = Symbol('rooms.internal')
+const pageHidden = Symbol('rooms.pageHidden')
 const liveRooms = new Set() // rooms of this page, left on pagehide
 
 function name(what, v) {
@@ -289,6 +290,18 @@ export class Room {
     await this.#call(() => h.handOver())
   }
 
+  /**
+   * The page became hidden: a doorman hands over. A hand-over that fails is
+   * the room's own error, reported as an 'error' event; having no other
+   * voter to hand to is not one.
+   */
+  [pageHidden]() {
+    if (this.#closed || this.doorman !== this.self) return
+    this.handOver().catch(err => {
+      if (!this.#closed && err.kind !== 'no-voter') this.#emit('error', err)
+    })
+  }
+
   /** Leaves the room gracefully. Later calls resolve at once. */
   async leave() {
     if (this.#closed) return
@@ -446,9 +459,7 @@ function openRooms(room) {
   if (typeof document !== 'undefined') {
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState !== 'hidden') return
-      for (const r of liveRooms) {
-        if (!r.closed && r.doorman === r.self) r.handOver().catch(() => {})
-      }
+      for (const r of liveRooms) r[pageHidden]()
     })
   }
 }

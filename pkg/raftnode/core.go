@@ -342,13 +342,14 @@ func (c *Core) Cancel(id uint64) {
 }
 
 // TransferLeadership asks the leader to hand leadership to member to, or to
-// the most up-to-date other voter when to is 0.
+// the most up-to-date other voter when to is 0 (ErrNoTransferee if there
+// is none).
 func (c *Core) TransferLeadership(to uint64) error {
 	if to == 0 {
 		to = c.bestTransferee()
 	}
 	if to == 0 {
-		return fmt.Errorf("raftnode: no other voter to transfer leadership to")
+		return ErrNoTransferee
 	}
 	c.rn.TransferLeader(to)
 	return nil

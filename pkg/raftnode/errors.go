@@ -25,11 +25,16 @@ var (
 	ErrStopped = errors.New("raftnode: stopped")
 
 	// ErrTransferFailed means a leadership transfer did not happen: raft
-	// refused it (no other voter, or the target is a learner) or gave it up
+	// refused it (the target is a learner) or gave it up
 	// after an election timeout, the target being unable to campaign (gone,
 	// or with a configuration change still to apply). This member still
 	// leads; trying again later may succeed.
 	ErrTransferFailed = errors.New("raftnode: leadership transfer failed")
+
+	// ErrNoTransferee means a leadership transfer found no other voter to
+	// take over: there is nobody to hand the room to, which is no failure
+	// of the transfer.
+	ErrNoTransferee = errors.New("raftnode: no other voter to transfer leadership to")
 
 	// ErrMemberExists is returned when adding a raft id that is already a member.
 	ErrMemberExists = errors.New("raftnode: member already exists")

@@ -207,6 +207,15 @@ func TestNodeTransferLeadershipToAGoneVoterFails(t *testing.T) {
 	}
 }
 
+// A member alone has nobody to hand over to, and says so.
+func TestNodeTransferLeadershipWithNoOtherVoter(t *testing.T) {
+	c := newCluster(t, 1, nil)
+	leader := c.leader(testTimeout)
+	if err := c.node(leader).TransferLeadership(testContext(t), 0); !errors.Is(err, ErrNoTransferee) {
+		t.Fatalf("transfer in a room of one: %v, want ErrNoTransferee", err)
+	}
+}
+
 func TestNodeWithoutQuorumTimesOutThenStops(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	leader := c.leader(testTimeout)

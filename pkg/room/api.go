@@ -182,7 +182,8 @@ func sortPeers(ps []PeerInfo) {
 // A voter that cannot take over at once (a membership change it has still
 // to apply) is asked again, up to handOverAttempts times; after that, or
 // when ctx ends first, HandOver fails and this member still leads
-// (errors.Is raftnode.ErrTransferFailed, or ErrTimeout).
+// (errors.Is raftnode.ErrTransferFailed, or ErrTimeout). With no other
+// voter it fails at once with ErrNoOtherVoter.
 func (r *Room) HandOver(ctx context.Context) error {
 	n := r.node.Load()
 	if n == nil || r.isClosed() {
@@ -198,7 +199,10 @@ func (r *Room) HandOver(ctx context.Context) error {
 			break
 		}
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, raftnode.ErrNoTransferee):
+		return ErrNoOtherVoter
+	case err != nil:
 		return fmt.Errorf("room: hand over: %w", err)
 	}
 	return nil

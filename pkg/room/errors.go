@@ -31,6 +31,9 @@ var (
 	// wrong, or one side has a password and the other has none. The error
 	// is a *RefusedError (errors.Is ErrRefused too) whose Reason says which.
 	ErrWrongPassword = errors.New("room: wrong password")
+	// ErrNoOtherVoter: HandOver found no other voter to make the doorman
+	// (the doorman is alone, or the others are still learners).
+	ErrNoOtherVoter = errors.New("room: no other voter to hand over to")
 )
 
 // RefusedError is the doorman's explicit refusal of a knock.

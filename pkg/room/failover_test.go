@@ -97,6 +97,9 @@ func TestForgingMemberIsRemoved(t *testing.T) {
 func TestDoormanHandsOver(t *testing.T) {
 	url := startSignal(t)
 	a := createMember(t, url, "a", "handover", `{}`)
+	if err := a.HandOver(ctxT(t)); !errors.Is(err, ErrNoOtherVoter) { // alone: nobody to hand to
+		t.Fatalf("hand over alone: %v, want ErrNoOtherVoter", err)
+	}
 	b := joinMember(t, url, "b", "handover")
 	if err := b.HandOver(ctxT(t)); err != nil { // not the doorman: nothing to do
 		t.Fatal(err)
