@@ -182,8 +182,9 @@ func sortPeers(ps []PeerInfo) {
 // A voter that cannot take over at once (a membership change it has still
 // to apply) is asked again, up to handOverAttempts times; after that, or
 // when ctx ends first, HandOver fails and this member still leads
-// (errors.Is raftnode.ErrTransferFailed, or ErrTimeout). With no other
-// voter it fails at once with ErrNoOtherVoter.
+// (errors.Is raftnode.ErrTransferFailed, or raftnode.ErrTimeout and the
+// context's error). With no other voter it fails at once with
+// ErrNoOtherVoter.
 func (r *Room) HandOver(ctx context.Context) error {
 	n := r.node.Load()
 	if n == nil || r.isClosed() {
