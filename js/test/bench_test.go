@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,13 +110,7 @@ func BenchmarkBrowserRoom(b *testing.B) {
 // buildGoFloor builds js/test/gofloor into dir as gofloor.wasm, where the
 // bench scenario's floor.js loads it.
 func buildGoFloor(dir string) error {
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "gofloor.wasm"), "./js/test/gofloor")
-	cmd.Dir = env.root
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building gofloor.wasm: %w\n%s", err, out)
-	}
-	return nil
+	return runSteps(wasmBuild("go", filepath.Join(dir, "gofloor.wasm"), "./js/test/gofloor"))
 }
 
 // TestBrowserBuildStaysLean guards rooms.wasm's size budget: the browser

@@ -33,6 +33,9 @@ async function open(kind = 'script', hash = '') {
   return page
 }
 
+// median is the middle of sorted figures.
+const median = sorted => sorted[sorted.length >> 1]
+
 function waitVersion(page, v) {
   return page.waitForFunction(v => window.T.room && window.T.room.version >= v, v, WAIT)
 }
@@ -474,11 +477,11 @@ scenarios.bench = async function bench() {
   const twoPages = await twoPageRoom(pages)
   console.log('BENCH ' + JSON.stringify({
     loadMs, createMs: created, joinMs: joins.reduce((a, b) => a + b, 0) / joins.length,
-    updateP50Ms: pct(0.5), updateP99Ms: pct(0.99), doormanP50Ms: doorman[doorman.length >> 1],
-    updatesPerSec: rate, pingRttP50Ms: pings[pings.length >> 1],
+    updateP50Ms: pct(0.5), updateP99Ms: pct(0.99), doormanP50Ms: median(doorman),
+    updatesPerSec: rate, pingRttP50Ms: median(pings),
     floorP50Ms: floor.js, goFloorP50Ms: floor.go, goExportFloorP50Ms: floor.export,
     goCallUs: callUs.syscallJS, goExportCallUs: callUs.export,
-    ...cpu, updateP50Ms2Pages: twoPages.latencies[twoPages.latencies.length >> 1],
+    ...cpu, updateP50Ms2Pages: median(twoPages.latencies),
   }))
 
   // twoPageRoom closes the five pages and times the same updates in a room
@@ -494,10 +497,10 @@ scenarios.bench = async function bench() {
   }
 
   // timedUpdates times updates made by page 0 in the room all the pages
-  // are in. Each page stamps, in the shared wall clock, when it saw each version,
-  // then tells page 0, which runs the updates one after another by itself:
-  // driving each update from here would put the driver's own calls into
-  // the five pages (waiting on each over CDP) in the very window measured.
+  // are in. Each page stamps, in the shared wall clock, when it saw each
+  // version, then tells page 0, which runs the updates one after another by
+  // itself: driving each update from here would put the driver's own calls
+  // into the pages (waiting on each over CDP) in the very window measured.
   // floor.js paces its rounds the same way.
   async function timedUpdates(pages) {
     await Promise.all(pages.map(p => p.evaluate(() => {
@@ -589,7 +592,7 @@ scenarios.bench = async function bench() {
       }
     }
     const p50 = {}
-    for (const mode of modes) p50[mode] = latencies[mode].sort((a, b) => a - b)[latencies[mode].length >> 1]
+    for (const mode of modes) p50[mode] = median(latencies[mode].sort((a, b) => a - b))
     return p50
   }
 }

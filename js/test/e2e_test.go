@@ -81,12 +81,26 @@ func buildDist(dir string) error {
 		return err
 	}
 	steps := []*exec.Cmd{
-		exec.Command(goBin, "build", "-ldflags=-s -w", "-o", filepath.Join(dir, "rooms.wasm"), "./wasm"),
+		wasmBuild(goBin, filepath.Join(dir, "rooms.wasm"), "./wasm", "-ldflags=-s -w"),
 		exec.Command(env.node, "js/build.mjs"),
 		exec.Command(env.node, "js/test/build-page.mjs", dir),
 	}
-	steps[0].Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	steps[1].Env = append(os.Environ(), "ROOMS_DIST="+dir, "GO="+goBin)
+	return runSteps(steps...)
+}
+
+// wasmBuild is the command that builds Go package pkg for the browser
+// (GOOS=js) into out.
+func wasmBuild(goBin, out, pkg string, flags ...string) *exec.Cmd {
+	args := append(append([]string{"build"}, flags...), "-o", out, pkg)
+	c := exec.Command(goBin, args...)
+	c.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	return c
+}
+
+// runSteps runs commands in the repository root, in order, stopping at the
+// first that fails.
+func runSteps(steps ...*exec.Cmd) error {
 	for _, c := range steps {
 		c.Dir = env.root
 		if out, err := c.CombinedOutput(); err != nil {

@@ -65,10 +65,14 @@ window.Floor = (() => {
   function receive(peer, data) {
     if (mode === 'js') handle(peer, data)
     else if (mode === 'go') go.syscallJS.goHandle(peer, data)
-    else {
-      new Uint8Array(go.exports.mem.buffer, go.inbox, data.byteLength).set(new Uint8Array(data))
-      go.exports.floorHandle(peer, data.byteLength)
-    }
+    else go.exports.floorHandle(peer, toInbox(new Uint8Array(data)))
+  }
+
+  // toInbox copies bytes into gofloor's inbox, for an exported call to
+  // read, and returns how many.
+  function toInbox(bytes) {
+    new Uint8Array(go.exports.mem.buffer, go.inbox, bytes.length).set(bytes)
+    return bytes.length
   }
 
   // What gofloor.wasm calls, either way: the same steps handle takes.
@@ -191,10 +195,7 @@ window.Floor = (() => {
   function start(seq, peers) {
     if (mode === 'js') broadcast(message(APPEND, seq))
     else if (mode === 'go') go.syscallJS.goStart(seq, peers)
-    else {
-      new Uint8Array(go.exports.mem.buffer, go.inbox, peers.length).set(peers)
-      go.exports.floorStart(seq, peers.length)
-    }
+    else go.exports.floorStart(seq, toInbox(peers))
   }
 
   return { offer, answer, finish, allOpen, loadGo, callCost, setMode, run, applied: () => appliedAt, goCalls }
