@@ -75,11 +75,7 @@ func (r *Room) knock(ctx context.Context) error {
 	}
 	ctx, stop := whileConnected(ctx, p)
 	defer stop()
-	err = r.enter(ctx, p, ans, challenge, &offer)
-	if cause := context.Cause(ctx); err != nil && errors.Is(cause, errKnockAgain) {
-		return cause
-	}
-	return err
+	return sponsorLost(ctx, r.enter(ctx, p, ans, challenge, &offer))
 }
 
 // enter completes an admission once the doorman answered: the connection,
@@ -98,7 +94,7 @@ func (r *Room) enter(ctx context.Context, p *peer, ans answerPayload, challenge 
 	return r.checkAnswer(ctx, ans)
 }
 
-// whileConnected returns a context that also ends, with errKnockAgain as
+// whileConnected returns a context that also ends, with errSponsorGone as
 // its cause, when the connection to the doorman that admitted this newcomer
 // ends: until the newcomer has caught up, that is its only link to the room
 // (the doorman lets it go when it stopped leading before it could add it).
@@ -107,11 +103,23 @@ func whileConnected(ctx context.Context, sponsor *peer) (context.Context, contex
 	go func() {
 		select {
 		case <-sponsor.conn.Done():
-			cancel(fmt.Errorf("%w: the doorman that admitted this member closed the connection before it caught up", errKnockAgain))
+			cancel(errSponsorGone)
 		case <-ctx.Done():
 		}
 	}()
 	return ctx, func() { cancel(nil) }
+}
+
+// sponsorLost turns err, the end of a wait under whileConnected, into
+// errSponsorGone when the connection to the sponsor ended: the watcher
+// cancelled ctx, or a wait on the connection itself failed because it
+// closed (WaitReady), which may happen before the watcher runs. Any other
+// error (a refusal that came before the close) is returned as it is.
+func sponsorLost(ctx context.Context, err error) error {
+	if err != nil && (errors.Is(context.Cause(ctx), errSponsorGone) || errors.Is(err, mesh.ErrClosed)) {
+		return errSponsorGone
+	}
+	return err
 }
 
 // awaitAnswer waits for the doorman's answer to the knock of session. An
@@ -185,10 +193,12 @@ const (
 // errKnockAgain: this knock will not get the newcomer in (its doorman went
 // away mid-admission), but a new knock, reaching the next doorman, may.
 // errNoWord is the case where the doorman never answered, so nothing of the
-// knock was set up yet.
+// knock was set up yet; errSponsorGone the case where the doorman that
+// admitted the newcomer closed the connection before it caught up.
 var (
-	errKnockAgain = errors.New("knock again")
-	errNoWord     = fmt.Errorf("%w: no word from the doorman", errKnockAgain)
+	errKnockAgain  = errors.New("knock again")
+	errNoWord      = fmt.Errorf("%w: no word from the doorman", errKnockAgain)
+	errSponsorGone = fmt.Errorf("%w: the doorman that admitted this member closed the connection before it caught up", errKnockAgain)
 )
 
 // keepWaiting tells the newcomer every pendingInterval that its doorman is

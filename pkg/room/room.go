@@ -487,16 +487,12 @@ func (r *Room) catchUp(ctx context.Context) error {
 	r.mu.Lock()
 	sponsor := r.sponsor
 	r.mu.Unlock()
-	if sponsor != nil {
-		var stop context.CancelFunc
-		ctx, stop = whileConnected(ctx, sponsor)
-		defer stop()
+	if sponsor == nil {
+		return r.node.Load().Read(ctx)
 	}
-	err := r.node.Load().Read(ctx)
-	if cause := context.Cause(ctx); err != nil && errors.Is(cause, errKnockAgain) {
-		return cause
-	}
-	return err
+	ctx, stop := whileConnected(ctx, sponsor)
+	defer stop()
+	return sponsorLost(ctx, r.node.Load().Read(ctx))
 }
 
 // meshGrace is how long Join waits for a connection to every member before
